@@ -1,0 +1,3 @@
+module github.com/rdpbroker/rdpbroker
+
+go 1.26

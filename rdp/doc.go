@@ -1,0 +1,16 @@
+// Package rdp owns the RDP wire format the broker needs and nothing more:
+// the first client packet (TPKT + X.224 Connection Request with its optional
+// mstshash cookie or routing token, RDP_NEG_REQ and correlation info), the
+// server's Connection Confirm, login normalisation, and the health probe.
+//
+// Typical use on the accept path:
+//
+//	raw, req, err := rdp.ReadConnectionRequest(conn, time.Now().Add(2*time.Second))
+//	if err != nil { /* count errors.Is(err, rdp.ErrTLS) etc., close */ }
+//	login := rdp.NormalizeLogin(req.Cookie)
+//	// pick a server, write raw to it, splice.
+//
+// Parsers are pure functions of bytes (Parse*), return sentinel errors that
+// callers test with errors.Is, and never read past the packet they parse.
+// The package depends on the standard library only.
+package rdp

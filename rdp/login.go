@@ -1,0 +1,69 @@
+package rdp
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// MstscCookieLen is the length at which mstsc cuts "DOMAIN\user" in the
+// mstshash cookie (MS-RDPBCGR 2.2.1.1, footnote): a cookie of exactly this
+// many characters may be the prefix of a longer login.
+const MstscCookieLen = 9
+
+// Login is a user identifier taken from an mstshash cookie, normalised.
+// The zero Login means "no login".
+type Login struct {
+	// Raw is the identifier exactly as the client sent it.
+	Raw string
+	// Domain is the lower-cased NetBIOS domain of a "DOMAIN\user" form.
+	Domain string
+	// Realm is the lower-cased suffix of a "user@realm" form.
+	Realm string
+	// Name is the lower-cased user part: "CORP\Alice", "alice@corp.example"
+	// and "ALICE" all have Name "alice". It is the key static login lists and
+	// the affinity table use when no directory resolves the login.
+	Name string
+	// MaybeTruncated is set when Raw has exactly MstscCookieLen characters:
+	// Name may then be a prefix of the real login.
+	MaybeTruncated bool
+}
+
+// NormalizeLogin parses the forms users type: "user", "DOMAIN\user",
+// "user@realm" (a UPN), in any case, with surrounding spaces.
+func NormalizeLogin(raw string) Login {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return Login{}
+	}
+	l := Login{Raw: raw}
+	if i := strings.IndexByte(s, '\\'); i >= 0 {
+		l.Domain = strings.ToLower(s[:i])
+		s = s[i+1:]
+	}
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		l.Realm = strings.ToLower(s[i+1:])
+		s = s[:i]
+	}
+	l.Name = strings.ToLower(s)
+	l.MaybeTruncated = utf8.RuneCountInString(raw) == MstscCookieLen || len(raw) == MstscCookieLen
+	return l
+}
+
+// IsZero reports whether there is no login.
+func (l Login) IsZero() bool { return l.Name == "" }
+
+// Key is the identity used for affinity and logs: the normalised Name.
+func (l Login) Key() string { return l.Name }
+
+// Matches reports whether l designates the login name (already normalised,
+// e.g. NormalizeLogin(entry).Name): equal names, or, when l may be a
+// truncated mstsc cookie, name starting with l.Name.
+func (l Login) Matches(name string) bool {
+	if l.Name == "" || name == "" {
+		return false
+	}
+	if l.Name == name {
+		return true
+	}
+	return l.MaybeTruncated && strings.HasPrefix(name, l.Name)
+}
