@@ -1,0 +1,132 @@
+package appliance
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp"
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
+)
+
+// TestBadFirstPackets: every kind of bad first packet is closed within
+// inspect_timeout (500ms here), counted under its reason, and the broker
+// keeps serving a good client afterwards.
+func TestBadFirstPackets(t *testing.T) {
+	servers := farm(t, "ts01", "ts02", "ts03", "ts04")
+	b := startBroker(t, writeConfig(t, routedConfig, servers, "{{no_cookie}}", "default"))
+	const inspect = 500 * time.Millisecond
+	good := rdp.BuildConnectionRequest(rdp.ConnRequest{Cookie: "alice", Token: rdp.RoutingToken{Kind: rdp.TokenCookie, Raw: "Cookie: mstshash=alice"}, HasNegReq: true, RequestedProtocols: 3})
+	oversized := append([]byte{0x03, 0x00, 0xff, 0xff, 0xfa, 0xe0}, make([]byte, 600)...)
+	tests := []struct {
+		name   string
+		send   []byte
+		slow   bool // one byte every 100ms, never finishing within inspect
+		close  bool // close the write side after sending
+		reason Reject
+	}{
+		{name: "tls client hello", send: []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03}, reason: RejectTLS},
+		{name: "http request", send: []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), reason: RejectMalformed},
+		{name: "wrong x224 code", send: []byte{0x03, 0x00, 0x00, 0x0b, 0x06, 0xd0, 0, 0, 0, 0, 0}, reason: RejectMalformed},
+		{name: "inconsistent lengths", send: []byte{0x03, 0x00, 0x00, 0x0b, 0x07, 0xe0, 0, 0, 0, 0, 0}, reason: RejectMalformed},
+		{name: "cookie without CRLF", send: append([]byte{0x03, 0x00, 0x00, 0x14, 0x0f, 0xe0, 0, 0, 0, 0, 0}, "Cookie: m"...), reason: RejectMalformed},
+		{name: "oversized length", send: oversized, reason: RejectMalformed},
+		{name: "truncated then closed", send: good[:len(good)-5], close: true, reason: RejectClosed},
+		{name: "truncated and silent", send: good[:len(good)-5], reason: RejectTimeout},
+		{name: "nothing at all", reason: RejectTimeout},
+		{name: "slow byte per tick", send: good, slow: true, reason: RejectTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := b.Counters().Rejected(tc.reason)
+			c, err := net.Dial("tcp", b.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			start := time.Now()
+			go func() {
+				if !tc.slow {
+					c.Write(tc.send)
+				} else {
+					for _, x := range tc.send {
+						if _, err := c.Write([]byte{x}); err != nil {
+							return
+						}
+						time.Sleep(100 * time.Millisecond) // the client's pace, not a wait for the broker
+					}
+				}
+				if tc.close {
+					c.(*net.TCPConn).CloseWrite()
+				}
+			}()
+			c.SetReadDeadline(time.Now().Add(inspect + 2*time.Second))
+			n, err := io.Copy(io.Discard, c)
+			elapsed := time.Since(start)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("broker did not close the client within %v", inspect+2*time.Second)
+			}
+			if n != 0 {
+				t.Errorf("client got %d bytes back", n)
+			}
+			if elapsed > inspect+300*time.Millisecond {
+				t.Errorf("closed after %v, want within inspect_timeout %v (+300ms)", elapsed, inspect)
+			}
+			eventually(t, 2*time.Second, "reject counted as "+tc.reason.String(), func() bool {
+				return b.Counters().Rejected(tc.reason) == before+1
+			})
+			// The broker keeps serving.
+			gc, _, err := rdptest.Dial(b.addr, "alice", 2*time.Second)
+			if err != nil {
+				t.Fatalf("good client after bad one: %v", err)
+			}
+			gc.Close()
+		})
+	}
+	if n := b.Counters().Sessions.Load(); n != uint64(len(tests)) {
+		t.Errorf("sessions = %d, want %d (one good client per case)", n, len(tests))
+	}
+	for n, s := range servers {
+		for _, r := range s.Seen() {
+			if r.Cookie != "alice" {
+				t.Errorf("server %s saw a connection with cookie %q: bad input leaked through", n, r.Cookie)
+			}
+		}
+	}
+}
+
+// TestManyConcurrentBadClients: a burst of silent and garbage clients does
+// not stop good clients from being served meanwhile.
+func TestManyConcurrentBadClients(t *testing.T) {
+	servers := farm(t, "ts01", "ts02", "ts03", "ts04")
+	b := startBroker(t, writeConfig(t, routedConfig, servers, "{{no_cookie}}", "default"))
+	var conns []net.Conn
+	for i := 0; i < 200; i++ {
+		c, err := net.Dial("tcp", b.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			c.Write([]byte{0x03, 0x00})
+		}
+		conns = append(conns, c)
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		gc, _, err := rdptest.Dial(b.addr, "bob", 2*time.Second)
+		if err != nil {
+			t.Fatalf("good client %d while 200 silent clients wait: %v", i, err)
+		}
+		gc.Close()
+	}
+	eventually(t, 3*time.Second, "all silent clients timed out", func() bool {
+		return b.Counters().Rejected(RejectTimeout) == 200
+	})
+}

@@ -1,0 +1,240 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rdpbroker/rdpbroker/routing"
+)
+
+// Options are the broker's injected dependencies; zero values get defaults.
+type Options struct {
+	// Logger receives operational logs and the per-session lines. Default:
+	// a text logger on stderr at info level.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Listener, when set, is used instead of listening on Config.Listen
+	// (tests; socket handover during upgrades).
+	Listener net.Listener
+	// Directory resolves logins to identities and groups. Default: the
+	// static_groups of the configuration.
+	Directory routing.Directory
+	// Probe overrides the health probe (tests). Default: routing's.
+	Probe func(ctx context.Context, check, addr string) error
+}
+
+// Broker is one running rdpbroker: a listener, a router, and the sessions
+// it proxies.
+type Broker struct {
+	log      *slog.Logger
+	now      func() time.Time
+	cfg      atomic.Pointer[Config]
+	router   *routing.Router
+	counters Counters
+	dialer   atomic.Pointer[net.Dialer]
+
+	mu       sync.Mutex // protects following fields
+	ln       net.Listener
+	sessions map[uint64]*session
+	closing  bool
+
+	wg     sync.WaitGroup // one per handled connection
+	nextID atomic.Uint64
+	ready  chan struct{}
+}
+
+// New builds a broker for a validated configuration. It does not listen yet.
+func New(cfg Config, opts Options) (*Broker, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	b := &Broker{
+		log:      opts.Logger,
+		now:      opts.Now,
+		ln:       opts.Listener,
+		sessions: make(map[uint64]*session),
+		ready:    make(chan struct{}),
+	}
+	b.router = routing.NewRouter(routing.RouterOptions{
+		Logger:    opts.Logger,
+		Now:       opts.Now,
+		Directory: opts.Directory,
+		Probe:     opts.Probe,
+	})
+	if err := b.router.Apply(cfg.Routing()); err != nil {
+		return nil, fmt.Errorf("appliance: routing: %w", err)
+	}
+	b.setConfig(cfg)
+	return b, nil
+}
+
+func (b *Broker) setConfig(cfg Config) {
+	c := cfg
+	b.cfg.Store(&c)
+	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAliveConfig: keepaliveConfig(cfg.Keepalive)}
+	if cfg.Keepalive.Idle < 0 {
+		d.KeepAlive = -1
+	}
+	b.dialer.Store(d)
+}
+
+// Config returns the configuration in effect.
+func (b *Broker) Config() Config { return *b.cfg.Load() }
+
+// Router returns the broker's router (status, admin, route explain).
+func (b *Broker) Router() *routing.Router { return b.router }
+
+// Counters returns the broker's counters.
+func (b *Broker) Counters() *Counters { return &b.counters }
+
+// Ready is closed once the broker listens.
+func (b *Broker) Ready() <-chan struct{} { return b.ready }
+
+// Addr is the listening address (nil before Ready).
+func (b *Broker) Addr() net.Addr {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ln == nil {
+		return nil
+	}
+	return b.ln.Addr()
+}
+
+// Reload applies a new, validated configuration: routing state is swapped
+// atomically, sessions in flight are untouched. On error nothing changes.
+func (b *Broker) Reload(cfg Config) error {
+	old := b.Config()
+	if err := b.router.Apply(cfg.Routing()); err != nil {
+		return fmt.Errorf("appliance: reload: %w", err)
+	}
+	if cfg.Listen != old.Listen {
+		b.log.Warn("listen address change needs a restart; still listening on the old one",
+			"old", old.Listen, "new", cfg.Listen)
+		cfg.Listen = old.Listen
+	}
+	b.setConfig(cfg)
+	return nil
+}
+
+// Run listens (unless a listener was given), runs health checks and serves
+// clients until ctx is cancelled; then it stops accepting, lets sessions run
+// for shutdown_timeout and closes the rest.
+func (b *Broker) Run(ctx context.Context) error {
+	b.mu.Lock()
+	if b.ln == nil {
+		ln, err := net.Listen("tcp", b.Config().Listen)
+		if err != nil {
+			b.mu.Unlock()
+			return fmt.Errorf("appliance: listen %s: %w", b.Config().Listen, err)
+		}
+		b.ln = ln
+	}
+	ln := b.ln
+	b.mu.Unlock()
+
+	rctx, stopRouter := context.WithCancel(ctx)
+	routerDone := make(chan struct{})
+	go func() { defer close(routerDone); b.router.Run(rctx) }()
+	b.log.Info("listening", "addr", ln.Addr().String())
+	close(b.ready)
+
+	acceptDone := make(chan error, 1)
+	go func() { acceptDone <- b.acceptLoop(ctx, ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-acceptDone:
+	}
+	b.shutdown(ln)
+	stopRouter()
+	<-routerDone
+	b.router.Close()
+	return err
+}
+
+func (b *Broker) acceptLoop(ctx context.Context, ln net.Listener) error {
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+				return nil
+			}
+			// EMFILE and friends: back off instead of spinning.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			b.log.Warn("accept failed", "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		backoff = 0
+		b.counters.Accepted.Add(1)
+		tc, ok := c.(*net.TCPConn)
+		if !ok {
+			c.Close()
+			continue
+		}
+		b.wg.Add(1)
+		go b.handle(ctx, tc)
+	}
+}
+
+// shutdown stops accepting, waits up to shutdown_timeout for sessions to
+// end by themselves, then closes what is left and waits for the handlers.
+func (b *Broker) shutdown(ln net.Listener) {
+	ln.Close()
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	timeout := b.Config().ShutdownTimeout
+	if n := b.counters.Active.Load(); n > 0 {
+		b.log.Info("stopping: waiting for sessions", "active", n, "timeout", timeout)
+	}
+	select {
+	case <-done:
+		return
+	case <-time.After(timeout):
+	}
+	b.mu.Lock()
+	b.closing = true
+	for _, s := range b.sessions {
+		s.close()
+	}
+	b.mu.Unlock()
+	<-done
+}
+
+func (b *Broker) track(s *session) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return false
+	}
+	b.sessions[s.id] = s
+	return true
+}
+
+func (b *Broker) untrack(s *session) {
+	b.mu.Lock()
+	delete(b.sessions, s.id)
+	b.mu.Unlock()
+}
+
+func keepaliveConfig(k KeepaliveConfig) net.KeepAliveConfig {
+	if k.Idle < 0 {
+		return net.KeepAliveConfig{Enable: false}
+	}
+	return net.KeepAliveConfig{Enable: true, Idle: k.Idle, Interval: k.Interval, Count: k.Count}
+}

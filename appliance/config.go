@@ -1,0 +1,191 @@
+package appliance
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+
+	"github.com/rdpbroker/rdpbroker/routing"
+)
+
+// EnvPrefix prefixes environment overrides of top-level scalar keys:
+// RDPBROKER_LISTEN=127.0.0.1:3390 overrides `listen`,
+// RDPBROKER_INSPECT_TIMEOUT=5s overrides `inspect_timeout`.
+const EnvPrefix = "RDPBROKER"
+
+// Config is the whole YAML file. Field tags are the YAML key names; keys not
+// listed here are errors.
+type Config struct {
+	// Listen is the client-facing address. Default ":3389".
+	Listen string `mapstructure:"listen"`
+	// InspectTimeout bounds the read of the first packet. Default 2s.
+	InspectTimeout time.Duration `mapstructure:"inspect_timeout"`
+	// ConnectTimeout bounds each dial to a terminal server. Default 3s.
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	// StateDir holds persistent state (affinity, directory snapshots).
+	// Default /var/lib/rdpbroker.
+	StateDir string `mapstructure:"state_dir"`
+	// MaxSessions caps concurrent proxied sessions; 0 = unlimited. Default 0.
+	MaxSessions int `mapstructure:"max_sessions"`
+	// ShutdownTimeout is how long a stopping broker lets sessions run before
+	// closing them. Default 10s.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// Keepalive is the TCP keepalive on both sides of a session.
+	Keepalive KeepaliveConfig `mapstructure:"keepalive"`
+	// Log selects the log format and level.
+	Log LogConfig `mapstructure:"log"`
+
+	// Routing keys (see routing.Config for their meaning and defaults).
+	NoCookie     string                `mapstructure:"no_cookie"`
+	Ambiguous    string                `mapstructure:"ambiguous"`
+	DefaultPool  string                `mapstructure:"default_pool"`
+	Retries      int                   `mapstructure:"retries"`
+	Passive      routing.PassiveConfig `mapstructure:"passive"`
+	Pools        []routing.PoolConfig  `mapstructure:"pools"`
+	Rules        []routing.RuleConfig  `mapstructure:"rules"`
+	StaticGroups map[string][]string   `mapstructure:"static_groups"`
+}
+
+// KeepaliveConfig is TCP keepalive for client and server connections.
+type KeepaliveConfig struct {
+	// Idle before the first probe. Default 30s; negative disables keepalive.
+	Idle time.Duration `mapstructure:"idle"`
+	// Interval between probes. Default 10s.
+	Interval time.Duration `mapstructure:"interval"`
+	// Count of unanswered probes before the connection is dropped. Default 6.
+	Count int `mapstructure:"count"`
+}
+
+// LogConfig selects the log output.
+type LogConfig struct {
+	// Format is "text" (default) or "json".
+	Format string `mapstructure:"format"`
+	// Level is "debug", "info" (default), "warn" or "error".
+	Level string `mapstructure:"level"`
+}
+
+// DefaultConfig returns the defaults documented on each field.
+func DefaultConfig() Config {
+	rc := routing.DefaultConfig()
+	return Config{
+		Listen:          ":3389",
+		InspectTimeout:  2 * time.Second,
+		ConnectTimeout:  3 * time.Second,
+		StateDir:        "/var/lib/rdpbroker",
+		ShutdownTimeout: 10 * time.Second,
+		Keepalive:       KeepaliveConfig{Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 6},
+		Log:             LogConfig{Format: "text", Level: "info"},
+		NoCookie:        rc.NoCookie,
+		Ambiguous:       rc.Ambiguous,
+		Retries:         rc.Retries,
+		Passive:         rc.Passive,
+	}
+}
+
+// Routing returns the routing part of the configuration.
+func (c Config) Routing() routing.Config {
+	return routing.Config{
+		NoCookie:     c.NoCookie,
+		Ambiguous:    c.Ambiguous,
+		DefaultPool:  c.DefaultPool,
+		Retries:      c.Retries,
+		Passive:      c.Passive,
+		Pools:        c.Pools,
+		Rules:        c.Rules,
+		StaticGroups: c.StaticGroups,
+	}
+}
+
+// LoadConfig reads a YAML file, applies environment overrides and defaults,
+// and validates everything (including the routing state it describes, so
+// logins files are read). The error lists every problem, one per line, each
+// starting with its key path.
+func LoadConfig(path string) (Config, error) {
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	def := DefaultConfig()
+	// Defaults make the scalar keys known to viper, so env overrides apply.
+	for k, val := range map[string]any{
+		"listen": def.Listen, "inspect_timeout": def.InspectTimeout, "connect_timeout": def.ConnectTimeout,
+		"state_dir": def.StateDir, "max_sessions": def.MaxSessions, "shutdown_timeout": def.ShutdownTimeout,
+		"keepalive.idle": def.Keepalive.Idle, "keepalive.interval": def.Keepalive.Interval,
+		"keepalive.count": def.Keepalive.Count, "log.format": def.Log.Format, "log.level": def.Log.Level,
+		"no_cookie": def.NoCookie, "ambiguous": def.Ambiguous, "default_pool": "", "retries": def.Retries,
+		"passive.max_fails": def.Passive.MaxFails, "passive.fail_timeout": def.Passive.FailTimeout,
+	} {
+		v.SetDefault(k, val)
+	}
+	if err := v.ReadInConfig(); err != nil {
+		return Config{}, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	var cfg Config
+	hook := viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	))
+	if err := v.UnmarshalExact(&cfg, hook); err != nil {
+		return Config{}, fmt.Errorf("config: %s: %w", path, cleanDecodeError(err))
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config: %s:\n%w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks the appliance keys and compiles the routing part, and
+// returns every problem joined (nil when the configuration is usable).
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q: %v", c.Listen, err)
+	}
+	if c.InspectTimeout <= 0 || c.InspectTimeout > time.Minute {
+		bad("inspect_timeout", "%v: must be > 0 and <= 1m", c.InspectTimeout)
+	}
+	if c.ConnectTimeout <= 0 {
+		bad("connect_timeout", "%v: must be > 0", c.ConnectTimeout)
+	}
+	if c.StateDir == "" {
+		bad("state_dir", "must not be empty")
+	}
+	if c.MaxSessions < 0 {
+		bad("max_sessions", "%d: must be >= 0", c.MaxSessions)
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("shutdown_timeout", "%v: must be >= 0", c.ShutdownTimeout)
+	}
+	if c.Keepalive.Idle >= 0 && (c.Keepalive.Interval <= 0 || c.Keepalive.Count <= 0) {
+		bad("keepalive", "interval and count must be > 0 (set idle < 0 to disable keepalive)")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q: must be text or json", c.Log.Format)
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		bad("log.level", "%v", err)
+	}
+	if _, err := routing.Compile(c.Routing(), routing.Options{}); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// cleanDecodeError turns mapstructure's multi-error text into one problem
+// per line.
+func cleanDecodeError(err error) error {
+	s := strings.ReplaceAll(err.Error(), "decoding failed due to the following error(s):\n\n", "")
+	return errors.New(strings.TrimSpace(s))
+}

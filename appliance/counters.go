@@ -1,0 +1,102 @@
+package appliance
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync/atomic"
+
+	"github.com/rdpbroker/rdpbroker/rdp"
+	"github.com/rdpbroker/rdpbroker/routing"
+)
+
+// Reject is why a client was closed before any server was reached.
+type Reject int
+
+// Reject reasons, in the order Counters reports them.
+const (
+	RejectTLS          Reject = iota // first byte 0x16: TLS without X.224
+	RejectMalformed                  // not a valid TPKT/X.224 Connection Request
+	RejectTimeout                    // first packet not complete within inspect_timeout
+	RejectClosed                     // client closed before sending a whole packet
+	RejectNoCookie                   // no cookie/token and no_cookie: reject
+	RejectTokenRefused               // msts token not naming a usable configured server
+	RejectAmbiguous                  // truncated cookie, candidates disagree, ambiguous: reject
+	RejectNoServer                   // pool has no available server, or every connect failed
+	RejectLimit                      // global max_sessions reached
+	RejectInternal                   // a bug: panic recovered while handling the client
+	numRejects
+)
+
+var rejectNames = [numRejects]string{
+	"tls", "malformed", "timeout", "closed", "no_cookie", "token_refused",
+	"ambiguous", "no_server", "limit", "internal",
+}
+
+func (r Reject) String() string {
+	if r < 0 || r >= numRejects {
+		return "unknown"
+	}
+	return rejectNames[r]
+}
+
+// Counters are the broker's monotonic counters (the metrics issue exports
+// them). All fields are safe for concurrent use.
+type Counters struct {
+	Accepted        atomic.Uint64 // connections accepted
+	Sessions        atomic.Uint64 // sessions proxied to a server
+	Active          atomic.Int64  // sessions currently proxied
+	ConnectFailures atomic.Uint64 // failed dials to servers (each retry counts)
+	BytesIn         atomic.Uint64 // client -> server, including the replayed first packet
+	BytesOut        atomic.Uint64 // server -> client
+	rejects         [numRejects]atomic.Uint64
+}
+
+// Rejected returns how many clients were closed for reason r.
+func (c *Counters) Rejected(r Reject) uint64 { return c.rejects[r].Load() }
+
+// RejectedTotal sums every reject reason.
+func (c *Counters) RejectedTotal() uint64 {
+	var n uint64
+	for i := range c.rejects {
+		n += c.rejects[i].Load()
+	}
+	return n
+}
+
+// RejectCounts maps every reason name to its count.
+func (c *Counters) RejectCounts() map[string]uint64 {
+	m := make(map[string]uint64, numRejects)
+	for i := range c.rejects {
+		m[rejectNames[i]] = c.rejects[i].Load()
+	}
+	return m
+}
+
+func (c *Counters) reject(r Reject) { c.rejects[r].Add(1) }
+
+// classifyReadError maps a first-packet read error to a reject reason.
+func classifyReadError(err error) Reject {
+	switch {
+	case errors.Is(err, rdp.ErrTLS):
+		return RejectTLS
+	case errors.Is(err, rdp.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded):
+		return RejectTimeout
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return RejectClosed
+	}
+	return RejectMalformed
+}
+
+// classifyDecision maps a routing refusal to a reject reason.
+func classifyDecision(err error) Reject {
+	switch {
+	case errors.Is(err, routing.ErrNoCookie):
+		return RejectNoCookie
+	case errors.Is(err, routing.ErrTokenRefused):
+		return RejectTokenRefused
+	case errors.Is(err, routing.ErrAmbiguous):
+		return RejectAmbiguous
+	}
+	return RejectNoServer
+}

@@ -1,0 +1,100 @@
+package appliance
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp"
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
+)
+
+//go:embed demo.yaml
+var demoConfig string
+
+// Demo is `rdpbroker demo`: four fake terminal servers, the broker on the
+// embedded demo configuration, and a few sample clients so the log shows
+// logins being routed. It runs until SIGINT/SIGTERM.
+func Demo(ctx context.Context, listen string, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "rdpbroker-demo-")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	repl := []string{"{{listen}}", listen, "{{state_dir}}", dir}
+	for _, name := range []string{"ts01", "ts02", "ts03", "ts04"} {
+		srv, err := rdptest.Start(rdptest.Config{Name: name})
+		if err != nil {
+			return fmt.Errorf("demo: fake server %s: %w", name, err)
+		}
+		defer srv.Close()
+		repl = append(repl, "{{"+name+"}}", srv.Addr())
+	}
+	path := filepath.Join(dir, "rdpbroker.yaml")
+	if err := os.WriteFile(path, []byte(strings.NewReplacer(repl...).Replace(demoConfig)), 0o600); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	logger, err := NewLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
+	b, err := New(cfg, Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- b.Run(ctx) }()
+	select {
+	case <-b.Ready():
+	case err := <-errc:
+		return err
+	}
+	fmt.Fprintf(stderr, "\n== rdpbroker demo on %s, config %s\n", b.Addr(), path)
+	fmt.Fprintln(stderr, "== sample clients: alice, CORP\\bob -> sales; carol -> accounting (group); erin -> general;")
+	fmt.Fprintln(stderr, "==   a Sales collection token -> sales; no cookie -> general; a TLS ClientHello -> rejected")
+	demoClients(b.Addr().String(), logger)
+	fmt.Fprintf(stderr, "== now point an RDP client at %s (e.g. xfreerdp /v:%s /u:alice); the fake servers\n", b.Addr(), b.Addr())
+	fmt.Fprintln(stderr, "== answer the X.224 handshake only, but the broker log shows where each login went. Ctrl-C stops.")
+	return <-errc
+}
+
+func demoClients(addr string, logger interface{ Info(string, ...any) }) {
+	for _, login := range []string{"alice", `CORP\bob`, "carol", "erin", "dave@corp.example.test"} {
+		if c, _, err := rdptest.Dial(addr, login, 3*time.Second); err == nil {
+			c.Close()
+		}
+	}
+	sendRaw(addr, rdp.BuildConnectionRequest(rdp.ConnRequest{
+		Token:     rdp.RoutingToken{Kind: rdp.TokenTSV, Raw: "tsv://MS Terminal Services Plugin.1.Sales", Collection: "Sales"},
+		HasNegReq: true, RequestedProtocols: rdp.ProtocolSSL,
+	}))
+	sendRaw(addr, rdp.BuildConnectionRequest(rdp.ConnRequest{HasNegReq: true, RequestedProtocols: rdp.ProtocolSSL}))
+	sendRaw(addr, []byte{0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00})
+	time.Sleep(100 * time.Millisecond) // let the session lines reach the log before the banner
+}
+
+func sendRaw(addr string, b []byte) {
+	c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	c.Write(b)
+	buf := make([]byte, 64)
+	c.Read(buf)
+}

@@ -1,0 +1,246 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp"
+	"github.com/rdpbroker/rdpbroker/routing"
+)
+
+// halfCloseTimeout bounds how long one direction may stay open after the
+// other ended with a clean EOF (a peer that half-closes and goes silent).
+const halfCloseTimeout = time.Minute
+
+// session is one proxied client: the two connections and what to log.
+type session struct {
+	id     uint64
+	client *net.TCPConn
+	server *net.TCPConn
+
+	closeOnce sync.Once
+}
+
+func (s *session) close() {
+	s.closeOnce.Do(func() {
+		s.client.Close()
+		if s.server != nil {
+			s.server.Close()
+		}
+	})
+}
+
+// handle serves one accepted client from its first packet to its last byte.
+func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
+	defer b.wg.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			b.counters.reject(RejectInternal)
+			b.log.Error("panic while handling a client; connection closed",
+				"client", client.RemoteAddr().String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			client.Close()
+		}
+	}()
+	cfg := b.cfg.Load()
+	start := b.now()
+	if cfg.Keepalive.Idle >= 0 {
+		client.SetKeepAliveConfig(keepaliveConfig(cfg.Keepalive))
+	}
+	raw, req, err := rdp.ReadConnectionRequest(client, start.Add(cfg.InspectTimeout))
+	if err != nil {
+		reason := classifyReadError(err)
+		b.refuse(client, reason, err, slog.Int("read_bytes", len(raw)))
+		return
+	}
+	rreq := routing.Request{
+		Cookie: req.Cookie,
+		Login:  rdp.NormalizeLogin(req.Cookie),
+		Token:  req.Token,
+		Client: clientAddr(client),
+		Now:    start,
+	}
+	d := b.router.Decide(rreq)
+	attrs := []slog.Attr{
+		slog.String("cookie", req.Cookie), slog.String("token", req.Token.Raw), slog.String("login", d.Key),
+		slog.String("rule", d.Rule), slog.String("pool", d.Pool),
+	}
+	if d.Err != nil {
+		b.refuse(client, classifyDecision(d.Err), d.Err, append(attrs, slog.String("why", d.Why))...)
+		return
+	}
+	if !b.acquireGlobal(cfg.MaxSessions) {
+		b.refuse(client, RejectLimit, fmt.Errorf("max_sessions %d reached", cfg.MaxSessions), attrs...)
+		return
+	}
+	defer b.counters.Active.Add(-1)
+
+	srv, conn, tries, err := b.connect(ctx, d.Candidates, raw)
+	if err != nil {
+		b.refuse(client, RejectNoServer, err, append(attrs, slog.Int("tries", tries))...)
+		return
+	}
+	defer srv.Release()
+	connected := b.now()
+	s := &session{id: b.nextID.Add(1), client: client, server: conn}
+	if !b.track(s) {
+		s.close()
+		b.refuse(client, RejectInternal, errors.New("broker stopping"), attrs...)
+		return
+	}
+	b.counters.Sessions.Add(1)
+	in, out, cause := spliceSession(client, conn)
+	s.close()
+	b.untrack(s)
+	in += int64(len(raw))
+	b.counters.BytesIn.Add(uint64(in))
+	b.counters.BytesOut.Add(uint64(out))
+	b.log.LogAttrs(ctx, slog.LevelInfo, "session", append([]slog.Attr{
+		slog.Uint64("id", s.id), slog.String("client", client.RemoteAddr().String())},
+		append(attrs,
+			slog.String("server", srv.Name), slog.String("server_addr", conn.RemoteAddr().String()),
+			slog.Int("tries", tries),
+			slog.Duration("connect", connected.Sub(start)), slog.Duration("duration", b.now().Sub(connected)),
+			slog.Int64("bytes_in", in), slog.Int64("bytes_out", out), slog.String("end", cause),
+		)...)...)
+}
+
+// refuse closes a client that will not be proxied, counts why, and logs it.
+func (b *Broker) refuse(client *net.TCPConn, reason Reject, err error, attrs ...slog.Attr) {
+	client.Close()
+	b.counters.reject(reason)
+	level := slog.LevelInfo
+	if reason == RejectClosed {
+		level = slog.LevelDebug // port scanners and TCP health checks of other balancers
+	}
+	b.log.LogAttrs(context.Background(), level, "rejected", append([]slog.Attr{
+		slog.String("client", client.RemoteAddr().String()), slog.String("reason", reason.String()),
+		slog.String("err", err.Error())}, attrs...)...)
+}
+
+// acquireGlobal reserves a slot under max_sessions (0 = unlimited).
+func (b *Broker) acquireGlobal(max int) bool {
+	for {
+		n := b.counters.Active.Load()
+		if max > 0 && n >= int64(max) {
+			return false
+		}
+		if b.counters.Active.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// connect walks the decision's try order: reserve a slot on the server, dial
+// it, replay the first packet. A failed attempt is reported to the server's
+// passive health and the next candidate is tried. On success the caller owns
+// the slot (Release) and the connection.
+func (b *Broker) connect(ctx context.Context, candidates []*routing.Server, first []byte) (*routing.Server, *net.TCPConn, int, error) {
+	dialer := b.dialer.Load()
+	var errs []error
+	tries := 0
+	for _, srv := range candidates {
+		if !srv.Acquire() {
+			errs = append(errs, fmt.Errorf("%s: full", srv.Name))
+			continue
+		}
+		tries++
+		conn, err := dialAndReplay(ctx, dialer, srv.Address, first)
+		if err != nil {
+			srv.ReportConnectFailure(b.now())
+			srv.Release()
+			b.counters.ConnectFailures.Add(1)
+			b.log.Warn("server connect failed", "server", srv.Name, "addr", srv.Address, "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w", srv.Name, err))
+			continue
+		}
+		srv.ReportConnectSuccess()
+		return srv, conn, tries, nil
+	}
+	if len(errs) == 0 {
+		return nil, nil, tries, errors.New("no candidate server")
+	}
+	return nil, nil, tries, errors.Join(errs...)
+}
+
+func dialAndReplay(ctx context.Context, d *net.Dialer, addr string, first []byte) (*net.TCPConn, error) {
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("dial %s: not a TCP connection", addr)
+	}
+	tc.SetWriteDeadline(time.Now().Add(d.Timeout))
+	if _, err := tc.Write(first); err != nil {
+		tc.Close()
+		return nil, fmt.Errorf("replay first packet: %w", err)
+	}
+	tc.SetWriteDeadline(time.Time{})
+	return tc, nil
+}
+
+// spliceSession copies both directions between two raw TCP connections
+// (io.Copy on *net.TCPConn uses splice(2) on Linux: no wrapper may sit on
+// either side). A clean EOF half-closes the other side; an error closes
+// both. It returns the bytes each way and which side ended first.
+func spliceSession(client, server *net.TCPConn) (in, out int64, cause string) {
+	var once sync.Once
+	first := func(c string) { once.Do(func() { cause = c }) }
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		in = copyHalf(server, client, func(err error) { first(endCause("client", err)) })
+	}()
+	out = copyHalf(client, server, func(err error) { first(endCause("server", err)) })
+	<-done
+	return in, out, cause
+}
+
+// copyHalf copies src to dst until src ends, then half-closes dst (clean
+// EOF) or closes both (error), and bounds the other direction's lifetime.
+func copyHalf(dst, src *net.TCPConn, ended func(error)) int64 {
+	n, err := io.Copy(dst, src)
+	ended(err)
+	if err == nil {
+		dst.CloseWrite()
+		dst.SetReadDeadline(time.Now().Add(halfCloseTimeout))
+	} else {
+		src.Close()
+		dst.Close()
+	}
+	return n
+}
+
+func endCause(side string, err error) string {
+	switch {
+	case err == nil:
+		return side + "_closed"
+	case errors.Is(err, net.ErrClosed):
+		return "closed_by_broker"
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return side + "_timeout"
+	}
+	return side + "_error"
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func clientAddr(c net.Conn) netip.Addr {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}

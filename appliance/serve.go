@@ -1,0 +1,73 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Serve is `rdpbroker serve`: load the file, run the broker until SIGINT or
+// SIGTERM, and reload the file on SIGHUP (a bad file is reported and the
+// running configuration kept).
+func Serve(ctx context.Context, path string, stderr io.Writer) error {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	logger, err := NewLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
+	b, err := New(cfg, Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reloadFile(b, path, logger)
+			}
+		}
+	}()
+	return b.Run(ctx)
+}
+
+func reloadFile(b *Broker, path string, logger *slog.Logger) {
+	cfg, err := LoadConfig(path)
+	if err == nil {
+		err = b.Reload(cfg)
+	}
+	if err != nil {
+		logger.Error("reload refused; keeping the running configuration", "path", path, "err", err)
+		return
+	}
+	logger.Info("configuration reloaded", "path", path)
+}
+
+// CheckConfig is `rdpbroker check-config`: it validates a file and writes a
+// one-line summary, or every problem, to w.
+func CheckConfig(path string, w io.Writer) error {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	servers := 0
+	for _, p := range cfg.Pools {
+		servers += len(p.Servers)
+	}
+	fmt.Fprintf(w, "%s: OK (%d pools, %d servers, %d rules, default pool %q)\n",
+		path, len(cfg.Pools), servers, len(cfg.Rules), cfg.DefaultPool)
+	return nil
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp"
+)
+
+// cell is one measurement: a target, a client count, one repetition.
+type cell struct {
+	conns    int
+	errors   int64
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	cpu      float64 // proxy CPU seconds during the measured window
+}
+
+func (c cell) rate() float64 { return float64(c.conns) / c.elapsed.Seconds() }
+
+// connRate runs n closed-loop clients against addr for warmup+d and
+// measures the last d.
+func connRate(t target, n int, warmup, d time.Duration, logins [][]byte) cell {
+	var (
+		measuring atomic.Bool
+		stop      atomic.Bool
+		errs      atomic.Int64
+		wg        sync.WaitGroup
+		lat       = make([][]time.Duration, n)
+	)
+	for w := 0; w < n; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			buf := make([]byte, 64)
+			for i := w; !stop.Load(); i += n {
+				t0 := time.Now()
+				err := handshake(t.Addr(), logins[i%len(logins)], buf)
+				if !measuring.Load() {
+					continue
+				}
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}(w)
+	}
+	time.Sleep(warmup)
+	cpu0 := t.CPU()
+	start := time.Now()
+	measuring.Store(true)
+	time.Sleep(d)
+	measuring.Store(false)
+	elapsed := time.Since(start)
+	cpu := t.CPU() - cpu0
+	stop.Store(true)
+	wg.Wait()
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	c := cell{conns: len(all), errors: errs.Load(), elapsed: elapsed, cpu: cpu}
+	if len(all) > 0 {
+		c.p50 = all[len(all)/2]
+		c.p99 = all[len(all)*99/100]
+	}
+	return c
+}
+
+// handshake dials, sends the Connection Request and reads the Connection
+// Confirm (one TPKT packet).
+func handshake(addr string, cr []byte, buf []byte) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(cr); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(c, buf[:4]); err != nil {
+		return err
+	}
+	n := int(buf[2])<<8 | int(buf[3])
+	if n < 11 || n > len(buf) {
+		return fmt.Errorf("bad confirm length %d", n)
+	}
+	if _, err := io.ReadFull(c, buf[4:n]); err != nil {
+		return err
+	}
+	_, err = rdp.ParseConnectionConfirm(buf[:n])
+	return err
+}
+
+// crs builds one Connection Request per login, as mstsc would send them.
+func crs(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		login := fmt.Sprintf("user%04d", i)
+		out[i] = rdp.BuildConnectionRequest(rdp.ConnRequest{
+			Cookie: login, Token: rdp.RoutingToken{Kind: rdp.TokenCookie, Raw: "Cookie: mstshash=" + login},
+			HasNegReq: true, RequestedProtocols: rdp.ProtocolSSL | rdp.ProtocolHybrid,
+		})
+	}
+	return out
+}
