@@ -90,9 +90,8 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 	defer srv.Release()
 	connected := b.now()
 	s := &session{id: b.nextID.Add(1), client: client, server: conn}
-	if !b.track(s) {
+	if !b.track(s) { // the broker is stopping: it takes no new sessions
 		s.close()
-		b.refuse(client, RejectInternal, errors.New("broker stopping"), attrs...)
 		return
 	}
 	b.counters.Sessions.Add(1)
