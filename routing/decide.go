@@ -1,0 +1,261 @@
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp"
+)
+
+// Errors of refused decisions (Decision.Err wraps one of them).
+var (
+	// ErrNoCookie: the request has neither an mstshash cookie nor a routing
+	// token, and no_cookie is reject.
+	ErrNoCookie = errors.New("routing: no cookie or routing token")
+	// ErrTokenRefused: an msts routing token names an address that is not a
+	// configured server, or a server that cannot take the user.
+	ErrTokenRefused = errors.New("routing: routing token refused")
+	// ErrNoServer: the chosen pool has no available server.
+	ErrNoServer = errors.New("routing: no server available")
+	// ErrAmbiguous: a truncated login designates users the rules send to
+	// different pools, and ambiguous is reject.
+	ErrAmbiguous = errors.New("routing: ambiguous login")
+)
+
+// Decision.Rule values that are not rule names.
+const (
+	// RuleDefault: no rule matched a login (or ambiguous resolved to the
+	// default pool).
+	RuleDefault = "default"
+	// RuleNoCookie: no rule matched a request without cookie or token.
+	RuleNoCookie = "no-cookie"
+	// RuleMSTSToken: an msts routing token chose the server.
+	RuleMSTSToken = "msts-token"
+)
+
+// Request is what routing knows about a connection request.
+type Request struct {
+	// Cookie is the mstshash identifier as sent (for logs; Login is used).
+	Cookie string
+	// Login is rdp.NormalizeLogin(Cookie); zero without cookie.
+	Login rdp.Login
+	// Token is the request's routing line.
+	Token rdp.RoutingToken
+	// Client is the client's IP address (unmapped).
+	Client netip.Addr
+	// Now is the time of the request. Zero means the table's clock.
+	Now time.Time
+}
+
+// Decision is where a request goes, and why.
+type Decision struct {
+	// Key is the user: the single identity the login designates, else
+	// Login.Key(); "" without login.
+	Key string
+	// Pool is the chosen pool ("" when none was chosen).
+	Pool string
+	// Rule is the matching rule's name, or RuleDefault, RuleNoCookie or
+	// RuleMSTSToken.
+	Rule string
+	// Candidates is the try order: at most 1+Retries servers, all
+	// available when the decision was made. Empty when Err is set.
+	Candidates []*Server
+	// Err is non-nil when the request is refused; it wraps ErrNoCookie,
+	// ErrTokenRefused, ErrNoServer or ErrAmbiguous.
+	Err error
+	// Why is one human sentence explaining the decision.
+	Why string
+}
+
+// Decide routes req. It is a pure function of req and the current state
+// of the table's servers: it neither blocks nor does I/O (beyond what the
+// Directory does, which must serve from memory).
+func (t *Table) Decide(req Request) Decision {
+	if req.Now.IsZero() {
+		req.Now = t.now()
+	}
+	if req.Token.Kind == rdp.TokenMSTS {
+		return t.decideToken(&req)
+	}
+	d := Decision{Key: req.Login.Key()}
+	noCookie := req.Login.IsZero() && (req.Token.Kind == rdp.TokenNone || req.Token.Kind == rdp.TokenCookie)
+	if noCookie && t.noCookieReject {
+		d.Rule, d.Err = RuleNoCookie, ErrNoCookie
+		d.Why = "no cookie or routing token, and no_cookie is reject"
+		return d
+	}
+	var ids []Identity
+	if !req.Login.IsZero() {
+		ids = t.dir.Resolve(req.Login)
+	}
+	pseudo := len(ids) == 0
+	var one [1]Identity
+	if pseudo {
+		one[0].Key = req.Login.Name
+		ids = one[:]
+	} else if len(ids) == 1 {
+		d.Key = ids[0].Key
+	}
+	first := t.firstRule(&req, &ids[0], pseudo)
+	agree := true
+	for i := 1; i < len(ids) && agree; i++ {
+		agree = t.poolOf(t.firstRule(&req, &ids[i], false)) == t.poolOf(first)
+	}
+	var b strings.Builder
+	b.Grow(128)
+	pool := t.poolOf(first)
+	switch {
+	case !agree:
+		t.explainAmbiguous(&b, &req, ids)
+		switch t.ambiguous {
+		case PolicyReject:
+			d.Err = fmt.Errorf("%w: %q designates %d users routed to different pools", ErrAmbiguous, req.Login.Raw, len(ids))
+			b.WriteString("; ambiguous is reject")
+			d.Why = b.String()
+			return d
+		case PolicyFirst:
+			b.WriteString("; ambiguous is first: ")
+			explainRule(&b, first, pool, "")
+		default:
+			first, pool = nil, t.defaultPool
+			b.WriteString("; ambiguous is default: ")
+			explainRule(&b, nil, pool, "")
+		}
+	case noCookie && first == nil:
+		b.WriteString("no cookie or routing token and no rule matched: ")
+		explainRule(&b, nil, pool, "")
+	default:
+		explainRule(&b, first, pool, d.Key)
+	}
+	d.Pool = pool.Name
+	switch {
+	case first != nil:
+		d.Rule = first.name
+	case noCookie:
+		d.Rule = RuleNoCookie
+	default:
+		d.Rule = RuleDefault
+	}
+	cands := pool.policy.Order(pool.Servers, req.Now, make([]*Server, 0, len(pool.Servers)))
+	if n := 1 + t.retries; len(cands) > n {
+		cands = cands[:n:n]
+	}
+	if len(cands) == 0 {
+		d.Err = fmt.Errorf("%w in pool %q", ErrNoServer, pool.Name)
+		b.WriteString(", which has no available server (")
+		b.WriteString(strconv.Itoa(len(pool.Servers)))
+		b.WriteString(" configured)")
+	} else {
+		d.Candidates = cands
+		b.WriteString(", try ")
+		for i, s := range cands {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(s.Name)
+		}
+	}
+	d.Why = b.String()
+	return d
+}
+
+// firstRule returns the first rule matching req for id, or nil.
+func (t *Table) firstRule(req *Request, id *Identity, pseudo bool) *rule {
+	for _, r := range t.rules {
+		if r.match(req, id, pseudo) {
+			return r
+		}
+	}
+	return nil
+}
+
+// poolOf is the pool r sends to: the default pool when r is nil.
+func (t *Table) poolOf(r *rule) *Pool {
+	if r == nil {
+		return t.defaultPool
+	}
+	return r.pool
+}
+
+func explainRule(b *strings.Builder, r *rule, pool *Pool, key string) {
+	switch {
+	case r != nil:
+		b.WriteString("rule ")
+		b.WriteString(strconv.Quote(r.name))
+		b.WriteString(" matched")
+	case key != "":
+		b.WriteString("no rule matched")
+	}
+	if key != "" {
+		b.WriteString(" login ")
+		b.WriteString(key)
+	}
+	if r != nil || key != "" {
+		b.WriteString(": ")
+	}
+	if r == nil {
+		b.WriteString("default ")
+	}
+	b.WriteString("pool ")
+	b.WriteString(pool.Name)
+}
+
+func (t *Table) explainAmbiguous(b *strings.Builder, req *Request, ids []Identity) {
+	b.WriteString("login ")
+	b.WriteString(strconv.Quote(req.Login.Raw))
+	b.WriteString(" may be truncated and designates ")
+	b.WriteString(strconv.Itoa(len(ids)))
+	b.WriteString(" users routed to different pools (")
+	for i := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(ids[i].Key)
+		b.WriteString(" -> ")
+		b.WriteString(t.poolOf(t.firstRule(req, &ids[i], false)).Name)
+	}
+	b.WriteString(")")
+}
+
+// decideToken honours an msts routing token only when it names a
+// configured server that can take the user: never another address.
+func (t *Table) decideToken(req *Request) Decision {
+	d := Decision{Key: req.Login.Key(), Rule: RuleMSTSToken}
+	ap := req.Token.Addr
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	s := t.serverByAddr[ap]
+	if s == nil || !ap.IsValid() {
+		d.Err = fmt.Errorf("%w: %s is not a configured server", ErrTokenRefused, ap)
+		d.Why = "msts routing token names " + ap.String() + ", which is not a configured server"
+		return d
+	}
+	d.Pool = s.Pool
+	if reason := s.unavailable(req.Now, true); reason != "" {
+		d.Err = fmt.Errorf("%w: server %s (%s) is %s", ErrTokenRefused, s.Name, s.Address, reason)
+		d.Why = "msts routing token names server " + s.Name + " (" + s.Address + "), which is " + reason
+		return d
+	}
+	d.Candidates = []*Server{s}
+	d.Why = "msts routing token names server " + s.Name + " (" + s.Address + ")"
+	return d
+}
+
+// unavailable says why s cannot take a new user ("" when it can). With
+// token set, a drained server can (a redirected reconnection).
+func (s *Server) unavailable(now time.Time, token bool) string {
+	switch a := s.AdminState(); {
+	case !s.Healthy():
+		return "down"
+	case a == Maintenance || (a == Drain && !token):
+		return "in " + a.String()
+	case s.full():
+		return "full"
+	case s.passivelyFailed(now):
+		return "failing connects"
+	}
+	return ""
+}

@@ -1,0 +1,83 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"time"
+)
+
+// rdpProbe is rdp.Probe, set in probe_rdp.go (kept apart so that the
+// package builds without it; "rdp" checks then fall back to a TCP connect).
+var rdpProbe func(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) error
+
+// defaultProbe is the ProbeFunc used when RouterOptions.Probe is nil.
+func defaultProbe(ctx context.Context, check, addr string) error {
+	var d net.Dialer
+	switch check {
+	case CheckRDP:
+		if rdpProbe != nil {
+			return rdpProbe(ctx, d.DialContext, addr)
+		}
+		fallthrough
+	case CheckTCP:
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	return errors.New("routing: unknown health check " + check)
+}
+
+// runChecks checks one server until ctx is done: first after a random
+// delay in [0, interval) so that servers are not probed in lockstep, then
+// every interval, each check bounded by the timeout.
+func (r *Router) runChecks(ctx context.Context, st *serverState, h HealthConfig) {
+	timer := time.NewTimer(rand.N(h.Interval))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, h.Timeout)
+		err := r.probe(cctx, h.Check, st.address)
+		cancel()
+		if ctx.Err() != nil {
+			return // stopped during the check: not the server's fault
+		}
+		r.recordCheck(st, h, err)
+		timer.Reset(h.Interval)
+	}
+}
+
+// recordCheck applies a check result and logs transitions.
+func (r *Router) recordCheck(st *serverState, h HealthConfig, err error) {
+	changed, healthy := st.record(err, r.now(), h.Rise, h.Fall)
+	if !changed {
+		return
+	}
+	attrs := []any{"server", st.name, "pool", st.pool, "addr", st.address, "check", h.Check}
+	if healthy {
+		r.log.Info("server up", attrs...)
+		return
+	}
+	r.log.Info("server down", append(attrs, "err", err)...)
+	if t := r.table.Load(); t != nil {
+		if p := t.Pool(st.pool); p != nil && !anyAvailable(p, r.now()) {
+			r.log.Warn("pool has no available server", "pool", p.Name, "servers", len(p.Servers))
+		}
+	}
+}
+
+func anyAvailable(p *Pool, now time.Time) bool {
+	for _, s := range p.Servers {
+		if s.Available(now) {
+			return true
+		}
+	}
+	return false
+}

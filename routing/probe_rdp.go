@@ -1,0 +1,6 @@
+package routing
+
+import "github.com/rdpbroker/rdpbroker/rdp"
+
+// The "rdp" health check is rdp.Probe.
+func init() { rdpProbe = rdp.Probe }
