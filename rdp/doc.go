@@ -12,5 +12,10 @@
 //
 // Parsers are pure functions of bytes (Parse*), return sentinel errors that
 // callers test with errors.Is, and never read past the packet they parse.
+// Build* functions are their inverses, for tests, the benchmark and the
+// health probe. testdata/*.hex holds real client and server packets
+// (FreeRDP, xrdp) and malformed ones, each with the error it must give.
+//
+// Subpackage rdptest provides a fake RDP server and client.
 // The package depends on the standard library only.
 package rdp

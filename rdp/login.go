@@ -23,8 +23,10 @@ type Login struct {
 	// and "ALICE" all have Name "alice". It is the key static login lists and
 	// the affinity table use when no directory resolves the login.
 	Name string
-	// MaybeTruncated is set when Raw has exactly MstscCookieLen characters:
-	// Name may then be a prefix of the real login.
+	// MaybeTruncated is set when Raw, without surrounding spaces, has
+	// exactly MstscCookieLen characters (or bytes: the cut may have been
+	// made in a single-byte code page): Name may then be a prefix of the
+	// real login.
 	MaybeTruncated bool
 }
 
@@ -36,6 +38,8 @@ func NormalizeLogin(raw string) Login {
 		return Login{}
 	}
 	l := Login{Raw: raw}
+	// Counted on the trimmed form: "  alice  " is not a 9-character cookie.
+	l.MaybeTruncated = utf8.RuneCountInString(s) == MstscCookieLen || len(s) == MstscCookieLen
 	if i := strings.IndexByte(s, '\\'); i >= 0 {
 		l.Domain = strings.ToLower(s[:i])
 		s = s[i+1:]
@@ -45,7 +49,6 @@ func NormalizeLogin(raw string) Login {
 		s = s[:i]
 	}
 	l.Name = strings.ToLower(s)
-	l.MaybeTruncated = utf8.RuneCountInString(raw) == MstscCookieLen || len(raw) == MstscCookieLen
 	return l
 }
 

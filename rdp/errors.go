@@ -1,0 +1,45 @@
+package rdp
+
+import "errors"
+
+// Sentinel errors. Parsers and readers wrap them with detail
+// ("rdp: bad TPKT length: 600 > 259"); test for them with errors.Is.
+var (
+	// ErrShort: fewer bytes than a header needs, or than the TPKT length
+	// announces (the peer closed or the caller passed a truncated packet).
+	ErrShort = errors.New("rdp: short packet")
+	// ErrTLS: the first byte is 0x16, a TLS handshake record: the client
+	// skipped X.224 negotiation and there is no cookie to read.
+	ErrTLS = errors.New("rdp: TLS handshake instead of an X.224 Connection Request")
+	// ErrNotTPKT: the packet does not start with TPKT version 3, reserved 0.
+	ErrNotTPKT = errors.New("rdp: not a TPKT packet")
+	// ErrTPKTLength: the TPKT length is out of range (MinPacketLen..MaxPacketLen)
+	// or differs from the number of bytes given.
+	ErrTPKTLength = errors.New("rdp: bad TPKT length")
+	// ErrX224Length: the X.224 length indicator disagrees with the TPKT length.
+	ErrX224Length = errors.New("rdp: bad X.224 length indicator")
+	// ErrNotCR: the TPDU is not an X.224 Connection Request (code 0xE0, dst-ref 0).
+	ErrNotCR = errors.New("rdp: not an X.224 Connection Request")
+	// ErrNotCC: the TPDU is not an X.224 Connection Confirm (code 0xD0).
+	ErrNotCC = errors.New("rdp: not an X.224 Connection Confirm")
+	// ErrClass: the X.224 class/options byte is not 0 (class 0, no options).
+	ErrClass = errors.New("rdp: X.224 class or options not 0")
+	// ErrCookie: the line after the X.224 header is not a CRLF-terminated
+	// line of printable bytes, or its mstshash identifier is empty.
+	ErrCookie = errors.New("rdp: malformed cookie line")
+	// ErrRoutingToken: a recognised routing token (msts, tsv) is malformed.
+	ErrRoutingToken = errors.New("rdp: malformed routing token")
+	// ErrNegReq: the bytes after the cookie line are not a well-formed RDP_NEG_REQ.
+	ErrNegReq = errors.New("rdp: malformed RDP_NEG_REQ")
+	// ErrCorrelation: RDP_NEG_REQ announces RDP_CORRELATION_INFO but it is
+	// missing or malformed.
+	ErrCorrelation = errors.New("rdp: malformed RDP_CORRELATION_INFO")
+	// ErrNegRsp: the bytes after a Connection Confirm header are not an
+	// RDP_NEG_RSP or RDP_NEG_FAILURE.
+	ErrNegRsp = errors.New("rdp: malformed RDP_NEG_RSP or RDP_NEG_FAILURE")
+	// ErrTrailing: bytes follow the last structure inside the packet.
+	ErrTrailing = errors.New("rdp: trailing bytes")
+	// ErrTimeout: the read deadline passed before the packet was complete.
+	// Errors wrapping it also wrap os.ErrDeadlineExceeded.
+	ErrTimeout = errors.New("rdp: timeout")
+)

@@ -1,0 +1,72 @@
+package rdp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp"
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
+)
+
+// The first packet of "xfreerdp /u:CORP\Alice": the cookie, normalised to
+// the login the broker routes on.
+func ExampleParseConnectionRequest() {
+	pkt := rdp.BuildConnectionRequest(rdp.ConnRequest{
+		Cookie:    `CORP\Alice`,
+		HasNegReq: true, RequestedProtocols: rdp.ProtocolSSL | rdp.ProtocolHybrid,
+	})
+	req, err := rdp.ParseConnectionRequest(pkt)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	login := rdp.NormalizeLogin(req.Cookie)
+	fmt.Println(req.Token.Kind, req.Cookie, login.Name, login.Domain, req.RequestedProtocols)
+
+	_, err = rdp.ParseConnectionRequest([]byte{0x16, 0x03, 0x01, 0x02, 0x00})
+	fmt.Println(errors.Is(err, rdp.ErrTLS))
+	// Output:
+	// mstshash CORP\Alice alice corp 3
+	// true
+}
+
+func ExampleFormatMSTSToken() {
+	tok := rdp.FormatMSTSToken(netip.MustParseAddrPort("172.31.249.216:3389"))
+	fmt.Println(rdp.MSTSPrefix + tok)
+	ap, _ := rdp.ParseMSTSToken(tok)
+	fmt.Println(ap)
+	// Output:
+	// Cookie: msts=3640205228.15629.0000
+	// 172.31.249.216:3389
+}
+
+// The accept path: read exactly the first packet with one deadline, then
+// forward raw and splice the rest.
+func ExampleReadConnectionRequest() {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	go func() {
+		c, _, _ := rdptest.Dial(ln.Addr().String(), "alice", time.Second)
+		if c != nil {
+			c.Close()
+		}
+	}()
+	conn, _ := ln.Accept()
+	defer conn.Close()
+	raw, req, err := rdp.ReadConnectionRequest(conn, time.Now().Add(2*time.Second))
+	fmt.Println(len(raw), req.Cookie, err)
+	// Output: 43 alice <nil>
+}
+
+func ExampleProbe() {
+	srv, _ := rdptest.Start(rdptest.Config{Name: "ts01"})
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	fmt.Println(rdp.Probe(ctx, nil, srv.Addr()))
+	// Output: <nil>
+}
