@@ -38,8 +38,9 @@ func Compile(cfg Config, opts Options) (*Table, error) {
 
 // compiler collects problems while compiling.
 type compiler struct {
-	errs []error
-	prev *Table // servers whose live state is reused, or nil
+	errs    []error
+	prev    *Table          // servers whose live state is reused, or nil
+	servers map[string]bool // every server name seen, valid or not
 }
 
 func (c *compiler) bad(key, format string, args ...any) {
@@ -55,7 +56,7 @@ func compile(cfg Config, opts Options, prev *Table) (*Table, error) {
 	if opts.ReadFile == nil {
 		opts.ReadFile = os.ReadFile
 	}
-	c := &compiler{prev: prev}
+	c := &compiler{prev: prev, servers: map[string]bool{}}
 	t := &Table{
 		retries:      cfg.Retries,
 		ambiguous:    cfg.Ambiguous,
@@ -188,10 +189,11 @@ func (c *compiler) server(t *Table, key string, p *Pool, sc ServerConfig, passiv
 	case sc.Name == "":
 		c.bad(key+".name", "must not be empty")
 		ok = false
-	case t.serverByName[sc.Name] != nil:
+	case c.servers[sc.Name]:
 		c.bad(key+".name", "duplicate server %q", sc.Name)
 		ok = false
 	}
+	c.servers[sc.Name] = true
 	ap, err := checkAddress(sc.Address)
 	if err != nil {
 		c.bad(key+".address", "%q: %v", sc.Address, err)

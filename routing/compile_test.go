@@ -36,6 +36,8 @@ func TestCompileErrors(t *testing.T) {
 		{"no servers", func(c *Config) { c.Pools[2].Servers = nil }, []string{`pools[2].servers: must have at least one server`}},
 		{"server name", func(c *Config) { c.Pools[0].Servers[1].Name = "ts01"; c.Pools[1].Servers[0].Name = "" }, []string{
 			`pools[0].servers[1].name: duplicate server "ts01"`, `pools[1].servers[0].name: must not be empty`}},
+		{"duplicate of an invalid server", func(c *Config) { c.Pools[0].Servers[0].Address = "bad"; c.Pools[0].Servers[1].Name = "ts01" }, []string{
+			`pools[0].servers[1].name: duplicate server "ts01"`}},
 		{"server across pools", func(c *Config) { c.Pools[1].Servers[0].Name = "ts01" }, []string{
 			`pools[1].servers[0].name: duplicate server "ts01"`}},
 		{"addresses", func(c *Config) {
