@@ -37,7 +37,7 @@ func TestCompileErrors(t *testing.T) {
 		{"server name", func(c *Config) { c.Pools[0].Servers[1].Name = "ts01"; c.Pools[1].Servers[0].Name = "" }, []string{
 			`pools[0].servers[1].name: duplicate server "ts01"`, `pools[1].servers[0].name: must not be empty`}},
 		{"duplicate of an invalid server", func(c *Config) { c.Pools[0].Servers[0].Address = "bad"; c.Pools[0].Servers[1].Name = "ts01" }, []string{
-			`pools[0].servers[1].name: duplicate server "ts01"`}},
+			`pools[0].servers[0].address: "bad": missing port in address`, `pools[0].servers[1].name: duplicate server "ts01"`}},
 		{"server across pools", func(c *Config) { c.Pools[1].Servers[0].Name = "ts01" }, []string{
 			`pools[1].servers[0].name: duplicate server "ts01"`}},
 		{"addresses", func(c *Config) {
