@@ -32,6 +32,11 @@ type Config struct {
 	StateDir string `mapstructure:"state_dir"`
 	// MaxSessions caps concurrent proxied sessions; 0 = unlimited. Default 0.
 	MaxSessions int `mapstructure:"max_sessions"`
+	// HalfCloseTimeout is how long one side may keep sending after the
+	// other side closed its direction (FIN): then both are closed. RDP does
+	// not use half-open connections, and some servers (xrdp) ignore the
+	// client's FIN, which would hold the session slot. Default 5s.
+	HalfCloseTimeout time.Duration `mapstructure:"half_close_timeout"`
 	// ShutdownTimeout is how long a stopping broker lets sessions run before
 	// closing them. Default 10s.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
@@ -73,17 +78,18 @@ type LogConfig struct {
 func DefaultConfig() Config {
 	rc := routing.DefaultConfig()
 	return Config{
-		Listen:          ":3389",
-		InspectTimeout:  2 * time.Second,
-		ConnectTimeout:  3 * time.Second,
-		StateDir:        "/var/lib/rdpbroker",
-		ShutdownTimeout: 10 * time.Second,
-		Keepalive:       KeepaliveConfig{Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 6},
-		Log:             LogConfig{Format: "text", Level: "info"},
-		NoCookie:        rc.NoCookie,
-		Ambiguous:       rc.Ambiguous,
-		Retries:         rc.Retries,
-		Passive:         rc.Passive,
+		Listen:           ":3389",
+		InspectTimeout:   2 * time.Second,
+		ConnectTimeout:   3 * time.Second,
+		StateDir:         "/var/lib/rdpbroker",
+		ShutdownTimeout:  10 * time.Second,
+		HalfCloseTimeout: 5 * time.Second,
+		Keepalive:        KeepaliveConfig{Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 6},
+		Log:              LogConfig{Format: "text", Level: "info"},
+		NoCookie:         rc.NoCookie,
+		Ambiguous:        rc.Ambiguous,
+		Retries:          rc.Retries,
+		Passive:          rc.Passive,
 	}
 }
 
@@ -116,7 +122,7 @@ func LoadConfig(path string) (Config, error) {
 	// Defaults make the scalar keys known to viper, so env overrides apply.
 	for k, val := range map[string]any{
 		"listen": def.Listen, "inspect_timeout": def.InspectTimeout, "connect_timeout": def.ConnectTimeout,
-		"state_dir": def.StateDir, "max_sessions": def.MaxSessions, "shutdown_timeout": def.ShutdownTimeout,
+		"state_dir": def.StateDir, "half_close_timeout": def.HalfCloseTimeout, "max_sessions": def.MaxSessions, "shutdown_timeout": def.ShutdownTimeout,
 		"keepalive.idle": def.Keepalive.Idle, "keepalive.interval": def.Keepalive.Interval,
 		"keepalive.count": def.Keepalive.Count, "log.format": def.Log.Format, "log.level": def.Log.Level,
 		"no_cookie": def.NoCookie, "ambiguous": def.Ambiguous, "default_pool": "", "retries": def.Retries,
@@ -162,6 +168,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSessions < 0 {
 		bad("max_sessions", "%d: must be >= 0", c.MaxSessions)
+	}
+	if c.HalfCloseTimeout <= 0 {
+		bad("half_close_timeout", "%v: must be > 0", c.HalfCloseTimeout)
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("shutdown_timeout", "%v: must be >= 0", c.ShutdownTimeout)

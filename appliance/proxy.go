@@ -16,10 +16,6 @@ import (
 	"github.com/rdpbroker/rdpbroker/routing"
 )
 
-// halfCloseTimeout bounds how long one direction may stay open after the
-// other ended with a clean EOF (a peer that half-closes and goes silent).
-const halfCloseTimeout = time.Minute
-
 // session is one proxied client: the two connections and what to log.
 type session struct {
 	id     uint64
@@ -68,10 +64,14 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 		Now:    start,
 	}
 	d := b.router.Decide(rreq)
-	attrs := []slog.Attr{
-		slog.String("cookie", req.Cookie), slog.String("token", req.Token.Raw), slog.String("login", d.Key),
-		slog.String("rule", d.Rule), slog.String("pool", d.Pool),
+	attrs := make([]slog.Attr, 0, 16)
+	if req.Token.Kind != rdp.TokenNone && req.Token.Kind != rdp.TokenCookie {
+		attrs = append(attrs, slog.String("token", req.Token.Raw))
 	}
+	attrs = append(attrs,
+		slog.String("cookie", req.Cookie), slog.String("login", d.Key),
+		slog.String("rule", d.Rule), slog.String("pool", d.Pool),
+	)
 	if d.Err != nil {
 		b.refuse(client, classifyDecision(d.Err), d.Err, append(attrs, slog.String("why", d.Why))...)
 		return
@@ -95,7 +95,7 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 		return
 	}
 	b.counters.Sessions.Add(1)
-	in, out, cause := spliceSession(client, conn)
+	in, out, cause := spliceSession(client, conn, cfg.HalfCloseTimeout)
 	s.close()
 	b.untrack(s)
 	in += int64(len(raw))
@@ -192,27 +192,28 @@ func dialAndReplay(ctx context.Context, d *net.Dialer, addr string, first []byte
 // (io.Copy on *net.TCPConn uses splice(2) on Linux: no wrapper may sit on
 // either side). A clean EOF half-closes the other side; an error closes
 // both. It returns the bytes each way and which side ended first.
-func spliceSession(client, server *net.TCPConn) (in, out int64, cause string) {
+func spliceSession(client, server *net.TCPConn, halfClose time.Duration) (in, out int64, cause string) {
 	var once sync.Once
 	first := func(c string) { once.Do(func() { cause = c }) }
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		in = copyHalf(server, client, func(err error) { first(endCause("client", err)) })
+		in = copyHalf(server, client, halfClose, func(err error) { first(endCause("client", err)) })
 	}()
-	out = copyHalf(client, server, func(err error) { first(endCause("server", err)) })
+	out = copyHalf(client, server, halfClose, func(err error) { first(endCause("server", err)) })
 	<-done
 	return in, out, cause
 }
 
 // copyHalf copies src to dst until src ends, then half-closes dst (clean
-// EOF) or closes both (error), and bounds the other direction's lifetime.
-func copyHalf(dst, src *net.TCPConn, ended func(error)) int64 {
+// EOF) and gives the other direction halfClose to finish, or closes both
+// (error).
+func copyHalf(dst, src *net.TCPConn, halfClose time.Duration, ended func(error)) int64 {
 	n, err := io.Copy(dst, src)
 	ended(err)
 	if err == nil {
 		dst.CloseWrite()
-		dst.SetReadDeadline(time.Now().Add(halfCloseTimeout))
+		dst.SetReadDeadline(time.Now().Add(halfClose))
 	} else {
 		src.Close()
 		dst.Close()
