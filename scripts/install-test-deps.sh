@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the end-to-end tests need (make test runs
+# this). Idempotent: when everything is there it only asks dpkg-query, so a
+# warm machine spends about no time here. Runs as root (CI) or with sudo.
+#
+#   xrdp, ssl-cert   real RDP servers (ssl-cert, a dependency of xrdp, makes its
+#                    default key pair; the test brings its own certificate)
+#   freerdp2-x11     the real RDP client, xfreerdp
+#   xvfb, xauth      a virtual X display for xfreerdp (xvfb-run needs xauth,
+#                    which is only a Recommends of xvfb)
+#
+# --no-install-recommends: the Recommends left out are xorgxrdp (an Xorg
+# server for xrdp sessions), fuse (drive redirection) and, through xvfb and
+# xserver-common, xfonts-* and a full Xorg/systemd stack. The tests run no
+# xrdp session, and Xvfb starts on its built-in fonts (its default font path
+# ends with "built-ins"), so xvfb-run + xfreerdp +auth-only work without them.
+set -euo pipefail
+
+PKGS=(xrdp freerdp2-x11 xvfb xauth ssl-cert)
+
+APT_TIMEOUT=${APT_TIMEOUT:-900} # seconds, per apt-get call
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+	command -v sudo >/dev/null || {
+		echo "install-test-deps: not root and no sudo" >&2
+		exit 1
+	}
+	SUDO=(sudo)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ $status == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+	echo "install-test-deps: installing ${missing[*]}" >&2
+	apt_get=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive timeout "$APT_TIMEOUT" apt-get -q)
+	"${apt_get[@]}" update
+	"${apt_get[@]}" install -y --no-install-recommends \
+		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+		"${missing[@]}"
+fi
+
+# The xrdp package starts the system xrdp and xrdp-sesman daemons when it is
+# installed (invoke-rc.d, no systemd here). They would hold 3389/3350, and
+# while /run/xrdp/xrdp.pid exists any other xrdp, even `xrdp --nodaemon -c
+# FILE` as the tests run it, refuses to start ("It looks like xrdp is already
+# running"). Stop them. Not with /etc/init.d/xrdp stop: it kills every
+# /usr/sbin/xrdp, the test instances of a concurrent `go test` included.
+# Daemons never run with --nodaemon; the test instances always do. The pid
+# file alone is not enough: the daemon writes it one second after it forks.
+# (An xrdp killed during that second never writes it.)
+daemon_pids() {
+	# /proc, not pgrep: procps is not in a minimal Debian image.
+	local name=$1 d comm args
+	for d in /proc/[0-9]*; do
+		read -r comm <"$d/comm" 2>/dev/null || continue
+		[[ $comm == "$name" ]] || continue
+		args=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue # gone meanwhile
+		[[ -n $args ]] || continue                                   # a zombie
+		case " $args " in
+		*" --nodaemon "* | *" -n "* | *" -nodaemon "*) ;; # a foreground xrdp: not the daemon
+		*) echo "${d#/proc/}" ;;
+		esac
+	done
+}
+
+for name in xrdp xrdp-sesman; do
+	pids=$(daemon_pids "$name")
+	if [[ -n $pids ]]; then
+		echo "install-test-deps: stopping the system $name daemon (pids" $pids")" >&2
+		# shellcheck disable=SC2086
+		"${SUDO[@]}" kill -TERM $pids 2>/dev/null || true
+		for _ in $(seq 50); do # up to 5 s
+			[[ -z $(daemon_pids "$name") ]] && break
+			sleep 0.1
+		done
+		pids=$(daemon_pids "$name")
+		# shellcheck disable=SC2086
+		[[ -z $pids ]] || "${SUDO[@]}" kill -KILL $pids 2>/dev/null || true
+	fi
+	# A pid file left by a killed daemon, or by one that was never cleaned up.
+	for f in "/run/xrdp/$name.pid" "/var/run/xrdp/$name.pid"; do
+		if [[ -e $f ]]; then
+			echo "install-test-deps: removing stale $f" >&2
+			"${SUDO[@]}" rm -f "$f"
+		fi
+	done
+done
