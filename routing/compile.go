@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +29,8 @@ type Options struct {
 // every problem, joined with errors.Join, each prefixed with its YAML key
 // path, such as `pools[1].servers[0].address: "10.0.0.1": missing port in
 // address` or `rules[3].pool: unknown pool "x"`. Compile does not modify
-// cfg; it reads the logins files.
+// cfg; it reads the logins files. Zero settings get their defaults (see
+// Config.ApplyDefaults).
 func Compile(cfg Config, opts Options) (*Table, error) {
 	return compile(cfg, opts, nil)
 }
@@ -56,6 +55,7 @@ func compile(cfg Config, opts Options, prev *Table) (*Table, error) {
 	if opts.ReadFile == nil {
 		opts.ReadFile = os.ReadFile
 	}
+	cfg.ApplyDefaults() // on copies: cfg's slices are not modified
 	c := &compiler{prev: prev, servers: map[string]bool{}}
 	t := &Table{
 		retries:      cfg.Retries,
@@ -66,15 +66,13 @@ func compile(cfg Config, opts Options, prev *Table) (*Table, error) {
 		now:          opts.Now,
 	}
 	switch cfg.NoCookie {
-	case "", PolicyDefault:
+	case PolicyDefault:
 	case PolicyReject:
 		t.noCookieReject = true
 	default:
 		c.bad("no_cookie", "%q: must be default or reject", cfg.NoCookie)
 	}
 	switch cfg.Ambiguous {
-	case "":
-		t.ambiguous = PolicyDefault
 	case PolicyDefault, PolicyFirst, PolicyReject:
 	default:
 		c.bad("ambiguous", "%q: must be default, first or reject", cfg.Ambiguous)
@@ -129,15 +127,16 @@ func compile(cfg Config, opts Options, prev *Table) (*Table, error) {
 	if len(c.errs) > 0 {
 		return nil, errors.Join(c.errs...)
 	}
+	t.static = NewStaticDirectory(cfg.StaticGroups, allLogins)
 	t.dir = opts.Directory
 	if t.dir == nil {
-		t.dir = NewStaticDirectory(cfg.StaticGroups, allLogins)
+		t.dir = t.static
 	}
 	return t, nil
 }
 
 func (c *compiler) pool(t *Table, key string, pc PoolConfig, passive PassiveConfig, addrOwner map[string]string) {
-	p := &Pool{Name: pc.Name, Balance: pc.Balance, Health: pc.Health.withDefaults()}
+	p := &Pool{Name: pc.Name, Balance: pc.Balance, Health: pc.Health}
 	switch {
 	case pc.Name == "":
 		c.bad(key+".name", "must not be empty")
@@ -148,8 +147,6 @@ func (c *compiler) pool(t *Table, key string, pc PoolConfig, passive PassiveConf
 	}
 	t.pools = append(t.pools, p)
 	switch pc.Balance {
-	case "":
-		p.Balance = BalanceLeastConn
 	case BalanceLeastConn, BalanceRoundRobin:
 	default:
 		c.bad(key+".balance", "%q: must be leastconn or roundrobin", pc.Balance)
@@ -194,11 +191,11 @@ func (c *compiler) server(t *Table, key string, p *Pool, sc ServerConfig, passiv
 		ok = false
 	}
 	c.servers[sc.Name] = true
-	ap, err := checkAddress(sc.Address)
+	ap, canon, err := checkAddress(sc.Address)
 	if err != nil {
 		c.bad(key+".address", "%q: %v", sc.Address, err)
 		ok = false
-	} else if other, dup := addrOwner[sc.Address]; dup {
+	} else if other, dup := addrOwner[canon]; dup {
 		c.bad(key+".address", "%q: duplicate address (server %q)", sc.Address, other)
 		ok = false
 	}
@@ -213,13 +210,10 @@ func (c *compiler) server(t *Table, key string, p *Pool, sc ServerConfig, passiv
 	if !ok {
 		return nil
 	}
-	addrOwner[sc.Address] = sc.Name
+	addrOwner[canon] = sc.Name
 	s := &Server{
 		Name: sc.Name, Address: sc.Address, Pool: p.Name, Weight: sc.Weight, MaxSessions: sc.MaxSessions,
 		check: p.Health.Check, maxFails: passive.MaxFails, failTimeout: passive.FailTimeout,
-	}
-	if s.Weight == 0 {
-		s.Weight = DefaultWeight
 	}
 	if old := c.prevServer(s); old != nil {
 		if *old == (Server{Name: s.Name, Address: s.Address, Pool: s.Pool, Weight: s.Weight, MaxSessions: s.MaxSessions,
@@ -250,31 +244,6 @@ func (c *compiler) prevServer(s *Server) *Server {
 		return nil
 	}
 	return old
-}
-
-// checkAddress validates "host:port" and returns the address as an
-// AddrPort when host is an IP address (zero for a host name).
-func checkAddress(addr string) (netip.AddrPort, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		var ae *net.AddrError
-		if errors.As(err, &ae) {
-			return netip.AddrPort{}, errors.New(ae.Err)
-		}
-		return netip.AddrPort{}, err
-	}
-	if host == "" {
-		return netip.AddrPort{}, errors.New("missing host")
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return netip.AddrPort{}, fmt.Errorf("port %q: must be 1..65535", port)
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.AddrPort{}, nil // a host name
-	}
-	return netip.AddrPortFrom(a.Unmap(), uint16(n)), nil
 }
 
 func (c *compiler) rule(t *Table, i int, rc RuleConfig, readFile func(string) ([]byte, error), names map[string]bool) *rule {
@@ -352,5 +321,18 @@ func (c *compiler) rule(t *Table, i int, rc RuleConfig, readFile func(string) ([
 	if len(c.errs) > nerrs {
 		return nil
 	}
+	var crit []string
+	for _, k := range []struct {
+		set  bool
+		name string
+	}{
+		{r.hasLogins, "logins"}, {len(r.groups) > 0, "groups"}, {len(r.networks) > 0, "networks"},
+		{r.collection != "", "collection"}, {r.window != nil, "time"},
+	} {
+		if k.set {
+			crit = append(crit, k.name)
+		}
+	}
+	r.criteria = strings.Join(crit, "+")
 	return r
 }

@@ -52,6 +52,21 @@ func TestCompileErrors(t *testing.T) {
 			`pools[2].servers[0].address: "ts.example:rdp": port "rdp": must be 1..65535`}},
 		{"duplicate address", func(c *Config) { c.Pools[1].Servers[0].Address = "10.0.0.1:3389" }, []string{
 			`pools[1].servers[0].address: "10.0.0.1:3389": duplicate address (server "ts01")`}},
+		{"duplicate address in another spelling", func(c *Config) {
+			c.Pools[1].Servers[0].Address = "[::ffff:10.0.0.1]:3389"
+			c.Pools[2].Servers[0].Address = "10.0.0.2:03389"
+		}, []string{
+			`pools[1].servers[0].address: "[::ffff:10.0.0.1]:3389": duplicate address (server "ts01")`,
+			`pools[2].servers[0].address: "10.0.0.2:03389": duplicate address (server "ts02")`}},
+		{"host names", func(c *Config) {
+			c.Pools[0].Servers[0].Address = "TS01.corp.example.:3389"
+			c.Pools[0].Servers[1].Address = "ts01.CORP.example:3389"
+			c.Pools[1].Servers[0].Address = "ts 03:3389"
+			c.Pools[2].Servers[0].Address = "-ts04.example:3389"
+		}, []string{
+			`pools[0].servers[1].address: "ts01.CORP.example:3389": duplicate address (server "ts01")`,
+			`pools[1].servers[0].address: "ts 03:3389": host "ts 03": not an IP address or host name`,
+			`pools[2].servers[0].address: "-ts04.example:3389": host "-ts04.example": not an IP address or host name`}},
 		{"weight and max_sessions", func(c *Config) {
 			c.Pools[0].Servers[1].Weight = -1
 			c.Pools[1].Servers[0].Weight = 257
@@ -241,5 +256,37 @@ func TestTimeWindow(t *testing.T) {
 				t.Errorf("contains(%v) = %v, want %v", tc.t, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestCheckAddress(t *testing.T) {
+	tests := []struct {
+		in        string
+		addrPort  string // "" for a host name
+		canonical string
+	}{
+		{"10.0.0.1:3389", "10.0.0.1:3389", "10.0.0.1:3389"},
+		{"[2001:db8::1]:3389", "[2001:db8::1]:3389", "[2001:db8::1]:3389"},
+		{"[::ffff:10.0.0.1]:3389", "10.0.0.1:3389", "10.0.0.1:3389"},
+		{"[fe80::1%eth0]:3389", "[fe80::1%eth0]:3389", "[fe80::1%eth0]:3389"},
+		{"ts01:3389", "", "ts01:3389"},
+		{"TS_01.Corp.Example.:03389", "", "ts_01.corp.example:3389"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			ap, canon, err := checkAddress(tc.in)
+			got := ""
+			if ap.IsValid() {
+				got = ap.String()
+			}
+			if err != nil || got != tc.addrPort || canon != tc.canonical {
+				t.Errorf("checkAddress(%q) = %q, %q, %v; want %q, %q", tc.in, got, canon, err, tc.addrPort, tc.canonical)
+			}
+		})
+	}
+	for _, bad := range []string{"a..b:1", strings.Repeat("a", 64) + ".example:1", "ts-:1", "t\u00e9:1", "ts/1:1"} {
+		if _, _, err := checkAddress(bad); err == nil {
+			t.Errorf("checkAddress(%q) accepted", bad)
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package routing
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Config is the routing part of the rdpbroker configuration. The appliance
 // decodes YAML straight into it; the mapstructure tags are the YAML keys.
@@ -88,8 +91,9 @@ type ServerConfig struct {
 	// matched by msts routing tokens.
 	Address string `mapstructure:"address"`
 	// Weight is the server's share of new users, 1..256; 0 (or no key)
-	// means 1. To stop placing new users on a server, drain it (an admin
-	// state), do not try weight 0.
+	// means the default, 1: with a plain int, "weight: 0" cannot be told
+	// from a missing key. To stop placing new users on a server, drain it
+	// (an admin state).
 	Weight int `mapstructure:"weight"`
 	// MaxSessions caps the server's concurrent sessions; 0 = unlimited.
 	MaxSessions int `mapstructure:"max_sessions"`
@@ -135,44 +139,102 @@ type TimeWindowConfig struct {
 	Location string `mapstructure:"location"`
 }
 
-// Policy names, check kinds and policies of Config.
+// Values of Config.NoCookie and Config.Ambiguous, PoolConfig.Balance and
+// HealthConfig.Check.
 const (
-	BalanceLeastConn  = "leastconn"
+	// BalanceLeastConn: fewest sessions per weight first (LeastConn).
+	BalanceLeastConn = "leastconn"
+	// BalanceRoundRobin: smooth weighted round robin (RoundRobin).
 	BalanceRoundRobin = "roundrobin"
 
-	CheckRDP  = "rdp"
-	CheckTCP  = "tcp"
+	// CheckRDP: an X.224 Connection Request must be answered (rdp.Probe).
+	CheckRDP = "rdp"
+	// CheckTCP: a TCP connect must succeed.
+	CheckTCP = "tcp"
+	// CheckNone: no active check; the server is always healthy.
 	CheckNone = "none"
 
+	// PolicyDefault: send the request to the default pool.
 	PolicyDefault = "default"
-	PolicyReject  = "reject"
-	PolicyFirst   = "first"
+	// PolicyReject: refuse the request (ErrNoCookie, ErrAmbiguous).
+	PolicyReject = "reject"
+	// PolicyFirst: ambiguous only: the pool of the first identity.
+	PolicyFirst = "first"
 )
 
-// Defaults applied by DefaultConfig and by Compile to zero values.
+// Defaults set by DefaultConfig (retries, passive) and by ApplyDefaults
+// and Compile (the others), and the weight limit.
 const (
-	DefaultRetries     = 2
-	DefaultMaxFails    = 1
+	// DefaultRetries is Config.Retries.
+	DefaultRetries = 2
+	// DefaultMaxFails is PassiveConfig.MaxFails.
+	DefaultMaxFails = 1
+	// DefaultFailTimeout is PassiveConfig.FailTimeout.
 	DefaultFailTimeout = 10 * time.Second
-	DefaultInterval    = 3 * time.Second
-	DefaultTimeout     = 2 * time.Second
-	DefaultRise        = 2
-	DefaultFall        = 3
-	DefaultWeight      = 1
-	MaxWeight          = 256
+	// DefaultInterval is HealthConfig.Interval.
+	DefaultInterval = 3 * time.Second
+	// DefaultTimeout is HealthConfig.Timeout.
+	DefaultTimeout = 2 * time.Second
+	// DefaultRise is HealthConfig.Rise.
+	DefaultRise = 2
+	// DefaultFall is HealthConfig.Fall.
+	DefaultFall = 3
+	// DefaultWeight is ServerConfig.Weight.
+	DefaultWeight = 1
+	// MaxWeight is the largest ServerConfig.Weight.
+	MaxWeight = 256
 )
 
-// DefaultConfig returns the top-level defaults: no_cookie "default",
-// ambiguous "default", retries 2, passive max_fails 1 and fail_timeout 10s.
-// Pool defaults (balance leastconn; health check rdp, interval 3s, timeout
-// 2s, rise 2, fall 3; server weight 1) apply per pool in Compile. There is
-// no default pool name: default_pool is required.
+// DefaultConfig returns a Config with every top-level default set:
+//
+//   - no_cookie "default": requests without cookie or token go through the
+//     rules, then to the default pool;
+//   - ambiguous "default": ambiguous truncated logins go to the default pool;
+//   - retries 2: up to three servers are tried;
+//   - passive.max_fails 1 and passive.fail_timeout 10s: one failed connect
+//     takes a server out for 10 seconds.
+//
+// Pool and server defaults apply to each pool and server (ApplyDefaults,
+// and Compile, fill them): balance "leastconn"; health check "rdp",
+// interval 3s, timeout 2s, rise 2, fall 3; server weight 1. There is no
+// default pool name: default_pool is required.
 func DefaultConfig() Config {
 	return Config{
 		NoCookie:  PolicyDefault,
 		Ambiguous: PolicyDefault,
 		Retries:   DefaultRetries,
 		Passive:   PassiveConfig{MaxFails: DefaultMaxFails, FailTimeout: DefaultFailTimeout},
+	}
+}
+
+// ApplyDefaults fills the settings whose zero value means "default":
+// no_cookie and ambiguous ("default"), and of every pool its balance
+// ("leastconn") and health settings (see HealthConfig), and of every
+// server its weight (1). Retries and Passive are left alone, as 0 is a
+// meaningful value there (start from DefaultConfig for their defaults).
+// Pools and their servers are copied before they are filled, so slices c
+// shares with another Config are not modified. Compile applies the same
+// defaults to its own copy; calling ApplyDefaults first changes nothing.
+func (c *Config) ApplyDefaults() {
+	if c.NoCookie == "" {
+		c.NoCookie = PolicyDefault
+	}
+	if c.Ambiguous == "" {
+		c.Ambiguous = PolicyDefault
+	}
+	c.Pools = slices.Clone(c.Pools)
+	for i := range c.Pools {
+		p := &c.Pools[i]
+		if p.Balance == "" {
+			p.Balance = BalanceLeastConn
+		}
+		p.Health = p.Health.withDefaults()
+		p.Servers = slices.Clone(p.Servers)
+		for j := range p.Servers {
+			if p.Servers[j].Weight == 0 {
+				p.Servers[j].Weight = DefaultWeight
+			}
+		}
 	}
 }
 

@@ -106,10 +106,12 @@ func (t *Table) Decide(req Request) Decision {
 		agree = t.poolOf(t.firstRule(&req, &ids[i], false)) == t.poolOf(first)
 	}
 	var b strings.Builder
-	b.Grow(128)
+	b.Grow(160)
+	t.explainSubject(&b, &req, d.Key, noCookie)
 	pool := t.poolOf(first)
-	switch {
-	case !agree:
+	if agree {
+		explainMatch(&b, first, pool)
+	} else {
 		t.explainAmbiguous(&b, &req, ids)
 		switch t.ambiguous {
 		case PolicyReject:
@@ -119,17 +121,13 @@ func (t *Table) Decide(req Request) Decision {
 			return d
 		case PolicyFirst:
 			b.WriteString("; ambiguous is first: ")
-			explainRule(&b, first, pool, "")
+			b.WriteString(ids[0].Key)
+			explainMatch(&b, first, pool)
 		default:
 			first, pool = nil, t.defaultPool
-			b.WriteString("; ambiguous is default: ")
-			explainRule(&b, nil, pool, "")
+			b.WriteString("; ambiguous is default: default pool ")
+			b.WriteString(pool.Name)
 		}
-	case noCookie && first == nil:
-		b.WriteString("no cookie or routing token and no rule matched: ")
-		explainRule(&b, nil, pool, "")
-	default:
-		explainRule(&b, first, pool, d.Key)
 	}
 	d.Pool = pool.Name
 	switch {
@@ -181,32 +179,47 @@ func (t *Table) poolOf(r *rule) *Pool {
 	return r.pool
 }
 
-func explainRule(b *strings.Builder, r *rule, pool *Pool, key string) {
+// explainSubject writes what is being routed: the login, or the routing
+// token, or the lack of both.
+func (t *Table) explainSubject(b *strings.Builder, req *Request, key string, noCookie bool) {
 	switch {
-	case r != nil:
-		b.WriteString("rule ")
-		b.WriteString(strconv.Quote(r.name))
-		b.WriteString(" matched")
 	case key != "":
-		b.WriteString("no rule matched")
-	}
-	if key != "" {
-		b.WriteString(" login ")
+		b.WriteString("login ")
 		b.WriteString(key)
+		if key != req.Login.Name || req.Login.MaybeTruncated {
+			b.WriteString(" (cookie ")
+			b.WriteString(strconv.Quote(req.Login.Raw))
+			b.WriteString(")")
+		}
+	case noCookie:
+		b.WriteString("request without cookie or routing token")
+	case req.Token.Kind == rdp.TokenTSV:
+		b.WriteString("collection ")
+		b.WriteString(strconv.Quote(req.Token.Collection))
+	default:
+		b.WriteString(req.Token.Kind.String())
+		b.WriteString(" routing token ")
+		b.WriteString(strconv.Quote(req.Token.Raw))
 	}
-	if r != nil || key != "" {
-		b.WriteString(": ")
-	}
+}
+
+// explainMatch writes which rule matched (with the criteria it has) and
+// the pool it sends to, or that none did.
+func explainMatch(b *strings.Builder, r *rule, pool *Pool) {
 	if r == nil {
-		b.WriteString("default ")
+		b.WriteString(" matched no rule: default pool ")
+		b.WriteString(pool.Name)
+		return
 	}
-	b.WriteString("pool ")
+	b.WriteString(" matched rule \"")
+	b.WriteString(r.name)
+	b.WriteString("\" (")
+	b.WriteString(r.criteria)
+	b.WriteString("): pool ")
 	b.WriteString(pool.Name)
 }
 
 func (t *Table) explainAmbiguous(b *strings.Builder, req *Request, ids []Identity) {
-	b.WriteString("login ")
-	b.WriteString(strconv.Quote(req.Login.Raw))
 	b.WriteString(" may be truncated and designates ")
 	b.WriteString(strconv.Itoa(len(ids)))
 	b.WriteString(" users routed to different pools (")
@@ -227,8 +240,8 @@ func (t *Table) decideToken(req *Request) Decision {
 	d := Decision{Key: req.Login.Key(), Rule: RuleMSTSToken}
 	ap := req.Token.Addr
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	s := t.serverByAddr[ap]
-	if s == nil || !ap.IsValid() {
+	s := t.ServerByAddr(ap)
+	if s == nil {
 		d.Err = fmt.Errorf("%w: %s is not a configured server", ErrTokenRefused, ap)
 		d.Why = "msts routing token names " + ap.String() + ", which is not a configured server"
 		return d

@@ -94,6 +94,7 @@ func TestDecideNoCookieReject(t *testing.T) {
 func TestDecideMSTSToken(t *testing.T) {
 	cfg := testConfig()
 	cfg.Pools[1].Health.Check = CheckTCP
+	cfg.Pools[1].Servers[0].MaxSessions = 1
 	cfg.Pools = append(cfg.Pools, PoolConfig{Name: "named", Health: HealthConfig{Check: CheckNone},
 		Servers: []ServerConfig{{Name: "ts05", Address: "ts05.example:3389"}}})
 	token := func(addr string) Request {
@@ -119,6 +120,7 @@ func TestDecideMSTSToken(t *testing.T) {
 		{"maintenance", func(tb *Table) { tb.Server("ts03").SetAdminState(Maintenance) }, token("10.0.0.3:3389"), "", "in maintenance"},
 		{"drain still honoured", func(tb *Table) { tb.Server("ts03").SetAdminState(Drain) }, token("10.0.0.3:3389"), "ts03", "names server ts03"},
 		{"passively failed", func(tb *Table) { tb.Server("ts03").ReportConnectFailure(t0) }, token("10.0.0.3:3389"), "", "failing connects"},
+		{"full", func(tb *Table) { tb.Server("ts03").Acquire() }, token("10.0.0.3:3389"), "", "which is full"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,7 +201,15 @@ func TestDecideDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for login, want := range map[string][2]string{"x": {"xavier", "sales"}, "alice": {"alice.long", "acct"}, "zed": {"zed", "general"}} {
+	for login, want := range map[string][2]string{
+		"x":     {"xavier", "sales"},
+		"alice": {"alice.long", "acct"},
+		"zed":   {"zed", "general"},
+		// Unknown to the directory and maybe truncated: the login itself
+		// matches the rule logins it is a prefix of.
+		`CORP\alic`: {"alic", "acct"},
+		`CORP\xyzw`: {"xyzw", "general"},
+	} {
 		if d := tb.Decide(loginReq(login)); d.Key != want[0] || d.Pool != want[1] {
 			t.Errorf("%s: key %q pool %q, want %v", login, d.Key, d.Pool, want)
 		}
@@ -269,27 +279,60 @@ func TestDecideAvailability(t *testing.T) {
 	}
 }
 
-func TestServerStatus(t *testing.T) {
-	cfg := testConfig()
-	cfg.Pools[0].Health.Check = CheckTCP
+func TestDecideWhy(t *testing.T) {
+	cfg := rulesConfig()
+	cfg.Pools[1].Balance = BalanceRoundRobin
 	tb := mustCompile(t, cfg)
-	s := tb.Server("ts01")
-	s.Acquire()
-	s.SetAdminState(Drain)
-	s.ReportConnectFailure(t0)
-	s.st.record(errors.New("connection refused"), t0, 2, 3)
-	st := s.Status(t0)
-	want := ServerStatus{Name: "ts01", Pool: "general", Address: "10.0.0.1:3389", Weight: 1, Check: "tcp", Healthy: true,
-		Admin: Drain, Sessions: 1, LastCheck: t0, LastError: "connection refused", CheckFailures: 1,
-		ConnectFailures: 1, FailedUntil: t0.Add(10 * time.Second)}
-	if !st.FailedUntil.Equal(want.FailedUntil) {
-		t.Errorf("FailedUntil = %v", st.FailedUntil)
+	noCookie := Request{Client: netip.MustParseAddr("192.168.1.10"), Now: t0}
+	officeNoCookie := noCookie
+	officeNoCookie.Client = netip.MustParseAddr("172.16.0.1")
+	other := Request{Token: rdp.RoutingToken{Kind: rdp.TokenOther, Raw: "ROUTE ME"}, Now: t0}
+	tests := []struct {
+		name string
+		req  Request
+		want string
+	}{
+		{"login rule", loginReq("alice"), `login alice matched rule "sales-logins" (logins): pool sales, try ts03`},
+		{"domain form", loginReq(`CORP\Bob`), `login bob matched rule "sales-logins" (logins): pool sales, try ts03`},
+		{"group rule", loginReq("carol"), `login carol matched rule "acct-group" (groups): pool acct, try ts04`},
+		{"two criteria", func() Request { r := loginReq("erin"); r.Client = netip.MustParseAddr("10.9.0.1"); return r }(),
+			`login erin matched rule "and" (logins+networks): pool acct, try ts04`},
+		{"no rule", loginReq("frank"), `login frank matched no rule: default pool general, try ts01, ts02`},
+		{"truncated, one user", loginReq(`CORP\caro`), `login carol (cookie "CORP\\caro") matched rule "acct-group" (groups): pool acct, try ts04`},
+		{"no cookie", noCookie, `request without cookie or routing token matched no rule: default pool general, try ts02, ts01`},
+		{"no cookie, network", officeNoCookie, `request without cookie or routing token matched rule "office-net" (networks): pool sales, try ts03`},
+		{"collection", Request{Token: rdp.RoutingToken{Kind: rdp.TokenTSV, Collection: "Sales"}, Now: t0},
+			`collection "Sales" matched rule "sales-coll" (collection): pool sales, try ts03`},
+		{"other token", other, `other routing token "ROUTE ME" matched no rule: default pool general, try ts01, ts02`},
 	}
-	st.FailedUntil = want.FailedUntil
-	if st != want {
-		t.Errorf("status =\n%+v\nwant\n%+v", st, want)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := tb.Decide(tc.req); d.Why != tc.want {
+				t.Errorf("why =\n%s\nwant\n%s", d.Why, tc.want)
+			}
+		})
 	}
-	if Active.String() != "active" || Maintenance.String() != "maintenance" || AdminState(9).String() != "unknown" {
-		t.Error("AdminState.String")
+}
+
+func TestServerByAddr(t *testing.T) {
+	cfg := testConfig()
+	cfg.Pools[2].Servers[0].Address = "ts04.example:3389"
+	tb := mustCompile(t, cfg)
+	tests := []struct{ addr, want string }{
+		{"10.0.0.1:3389", "ts01"},
+		{"[::ffff:10.0.0.2]:3389", "ts02"},
+		{"10.0.0.1:3390", ""},
+		{"10.0.0.4:3389", ""}, // ts04 is configured by name
+	}
+	for _, tc := range tests {
+		t.Run(tc.addr, func(t *testing.T) {
+			s := tb.ServerByAddr(netip.MustParseAddrPort(tc.addr))
+			if (s == nil && tc.want != "") || (s != nil && s.Name != tc.want) {
+				t.Errorf("ServerByAddr(%s) = %v, want %q", tc.addr, s, tc.want)
+			}
+		})
+	}
+	if tb.ServerByAddr(netip.AddrPort{}) != nil {
+		t.Error("zero AddrPort matched")
 	}
 }

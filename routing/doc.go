@@ -12,23 +12,29 @@
 //	go r.Run(ctx) // health checks
 //	defer r.Close()
 //
-//	d := r.Decide(routing.Request{Login: rdp.NormalizeLogin(cookie), Token: token, Client: ip, Now: time.Now()})
+//	// for each connection:
+//	d := r.Decide(routing.Request{Cookie: cr.Cookie, Login: rdp.NormalizeLogin(cr.Cookie),
+//		Token: cr.Token, Client: clientIP, Now: time.Now()})
 //	if d.Err != nil {
-//		// refused: errors.Is(d.Err, routing.ErrNoServer) etc.; d.Why says why
+//		return d.Err // refused: errors.Is(d.Err, routing.ErrNoServer) etc.; d.Why says why
 //	}
-//	for _, srv := range d.Candidates { // the try order
-//		if !srv.Acquire() {
-//			continue // full meanwhile
+//	srv, conn := connect(d.Candidates) // the try order
+//
+//	func connect(candidates []*routing.Server) (*routing.Server, net.Conn) {
+//		for _, srv := range candidates {
+//			if !srv.Acquire() {
+//				continue // became full meanwhile
+//			}
+//			conn, err := net.DialTimeout("tcp", srv.Address, 3*time.Second)
+//			if err != nil {
+//				srv.ReportConnectFailure(time.Now())
+//				srv.Release()
+//				continue
+//			}
+//			srv.ReportConnectSuccess()
+//			return srv, conn // the caller calls srv.Release() when the session ends
 //		}
-//		conn, err := dial(srv.Address)
-//		if err != nil {
-//			srv.ReportConnectFailure(time.Now())
-//			srv.Release()
-//			continue
-//		}
-//		srv.ReportConnectSuccess()
-//		defer srv.Release() // when the session ends
-//		// ... proxy ...
+//		return nil, nil
 //	}
 //
 // A decision is a pure function of the request and the current routing
@@ -45,5 +51,6 @@
 // servers.
 //
 // Reloads compile a new immutable Table and swap it atomically; servers
-// that keep their pool, name and address keep their live state.
+// that keep their pool, name and address keep their live state. The
+// directory sync hands its snapshots over with Router.SetDirectory.
 package routing

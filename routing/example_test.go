@@ -18,20 +18,34 @@ func ExampleTable_Decide() {
 		{Name: "accounting", Health: routing.HealthConfig{Check: "none"}, Servers: []routing.ServerConfig{
 			{Name: "ts03", Address: "10.0.0.3:3389"}}},
 	}
-	cfg.Rules = []routing.RuleConfig{{Name: "acct", Pool: "accounting", Groups: []string{"Accounting"}}}
-	cfg.StaticGroups = map[string][]string{"accounting": {"carol"}}
+	cfg.Rules = []routing.RuleConfig{
+		{Name: "acct", Pool: "accounting", Groups: []string{"Accounting"}},
+		{Name: "vdi", Pool: "accounting", Collection: "VDI"},
+	}
+	cfg.StaticGroups = map[string][]string{"accounting": {"carol", "alicia"}, "sales": {"alice"}}
 	table, err := routing.Compile(cfg, routing.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	for _, cookie := range []string{`CORP\carol`, "erin"} {
-		d := table.Decide(routing.Request{Login: rdp.NormalizeLogin(cookie), Client: netip.MustParseAddr("192.0.2.7"), Now: time.Now()})
-		fmt.Printf("%s: pool=%s rule=%s\n  %s\n", cookie, d.Pool, d.Rule, d.Why)
+	client := netip.MustParseAddr("192.0.2.7")
+	for _, req := range []routing.Request{
+		{Login: rdp.NormalizeLogin(`CORP\carol`), Client: client},
+		{Login: rdp.NormalizeLogin("erin"), Client: client},
+		{Login: rdp.NormalizeLogin(`CORP\alic`), Client: client}, // mstsc cuts CORP\alice and CORP\alicia to this
+		{Token: rdp.RoutingToken{Kind: rdp.TokenTSV, Collection: "vdi"}, Client: client},
+	} {
+		req.Now = time.Now()
+		d := table.Decide(req)
+		fmt.Printf("pool=%s rule=%s\n  %s\n", d.Pool, d.Rule, d.Why)
 	}
 	// Output:
-	// CORP\carol: pool=accounting rule=acct
-	//   rule "acct" matched login carol: pool accounting, try ts03
-	// erin: pool=general rule=default
-	//   no rule matched login erin: default pool general, try ts01, ts02
+	// pool=accounting rule=acct
+	//   login carol matched rule "acct" (groups): pool accounting, try ts03
+	// pool=general rule=default
+	//   login erin matched no rule: default pool general, try ts01, ts02
+	// pool=general rule=default
+	//   login alic (cookie "CORP\\alic") may be truncated and designates 2 users routed to different pools (alice -> general, alicia -> accounting); ambiguous is default: default pool general, try ts02, ts01
+	// pool=accounting rule=vdi
+	//   collection "vdi" matched rule "vdi" (collection): pool accounting, try ts03
 }

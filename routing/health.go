@@ -6,21 +6,18 @@ import (
 	"math/rand/v2"
 	"net"
 	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp"
 )
 
-// rdpProbe is rdp.Probe, set in probe_rdp.go (kept apart so that the
-// package builds without it; "rdp" checks then fall back to a TCP connect).
-var rdpProbe func(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) error
-
-// defaultProbe is the ProbeFunc used when RouterOptions.Probe is nil.
+// defaultProbe is the ProbeFunc used when RouterOptions.Probe is nil:
+// rdp.Probe (an X.224 Connection Request must be answered with a
+// Connection Confirm) for "rdp", a TCP connect for "tcp".
 func defaultProbe(ctx context.Context, check, addr string) error {
 	var d net.Dialer
 	switch check {
 	case CheckRDP:
-		if rdpProbe != nil {
-			return rdpProbe(ctx, d.DialContext, addr)
-		}
-		fallthrough
+		return rdp.Probe(ctx, d.DialContext, addr)
 	case CheckTCP:
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {

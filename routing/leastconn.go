@@ -7,9 +7,12 @@ import (
 
 var _ Policy = (*LeastConn)(nil)
 
-// LeastConn orders servers by sessions per weight, fewest first. Equal
-// servers are ordered from a rotating offset, so that a burst of users
-// arriving while counts are equal spreads over them.
+// LeastConn orders servers by sessions per weight, fewest first (compared
+// as cross-multiplied integers). Equal servers are ordered from a rotating
+// offset, so that a burst of users arriving while counts are equal spreads
+// over them. Servers of weight 0 or less are never chosen (Compile gives
+// every server a weight of at least 1). The zero LeastConn is ready to use
+// and safe for concurrent use.
 type LeastConn struct {
 	next atomic.Uint32
 }
@@ -24,7 +27,7 @@ func (p *LeastConn) Order(servers []*Server, now time.Time, dst []*Server) []*Se
 	base := len(dst)
 	for i := range n {
 		s := servers[(off+i)%n]
-		if !s.Available(now) {
+		if s.Weight <= 0 || !s.Available(now) {
 			continue
 		}
 		// Insertion sort: stable, so the rotation breaks ties.

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -9,8 +10,11 @@ var _ Policy = (*RoundRobin)(nil)
 
 // RoundRobin is smooth weighted round robin (as in nginx): over a cycle
 // each available server comes first Weight times, interleaved (weights
-// 5,1,1 give a a b a c a a). The rest of the try order follows the first
-// server in pool order.
+// 5,1,1 give a a b a c a a). The rest of the try order is the same smooth
+// order: the other available servers by their current weight, highest
+// first (those the next decisions would favour), ties in pool order after
+// the first server. Servers of weight 0 or less are never chosen. It is
+// safe for concurrent use.
 type RoundRobin struct {
 	mu      sync.Mutex // protects current
 	current []int      // per server position: the smooth WRR current weight
@@ -22,34 +26,43 @@ func NewRoundRobin(n int) *RoundRobin { return &RoundRobin{current: make([]int, 
 // Order implements Policy. servers must be the same slice (same length and
 // positions) on every call.
 func (p *RoundRobin) Order(servers []*Server, now time.Time, dst []*Server) []*Server {
-	n := len(servers)
-	best, total := -1, 0
-	p.mu.Lock()
-	if len(p.current) != n {
-		p.current = make([]int, n)
-	}
+	var buf [32]int
+	idx := buf[:0] // positions of the available servers, ascending
 	for i, s := range servers {
-		if !s.Available(now) {
-			continue
-		}
-		p.current[i] += s.Weight
-		total += s.Weight
-		if best < 0 || p.current[i] > p.current[best] {
-			best = i
+		if s.Weight > 0 && s.Available(now) {
+			idx = append(idx, i)
 		}
 	}
-	if best >= 0 {
-		p.current[best] -= total
-	}
-	p.mu.Unlock()
-	if best < 0 {
+	if len(idx) == 0 {
 		return dst
 	}
-	dst = append(dst, servers[best])
-	for k := 1; k < n; k++ {
-		if s := servers[(best+k)%n]; s.Available(now) {
-			dst = append(dst, s)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.current) != len(servers) {
+		p.current = make([]int, len(servers))
+	}
+	cur := p.current
+	best, total := 0, 0 // best: index into idx
+	for k, i := range idx {
+		cur[i] += servers[i].Weight
+		total += servers[i].Weight
+		if cur[i] > cur[idx[best]] {
+			best = k
 		}
+	}
+	cur[idx[best]] -= total
+	// Rotate idx to start with best (ring order), then sort the rest by
+	// current weight, highest first; insertion sort keeps ring order for ties.
+	slices.Reverse(idx[:best])
+	slices.Reverse(idx[best:])
+	slices.Reverse(idx)
+	for a := 2; a < len(idx); a++ {
+		for b := a; b > 1 && cur[idx[b]] > cur[idx[b-1]]; b-- {
+			idx[b], idx[b-1] = idx[b-1], idx[b]
+		}
+	}
+	for _, i := range idx {
+		dst = append(dst, servers[i])
 	}
 	return dst
 }

@@ -20,11 +20,11 @@ type RouterOptions struct {
 	// Now is the clock of decisions and health records. Default time.Now.
 	Now func() time.Time
 	// Directory resolves logins. Default: each configuration's static
-	// groups (see Options.Directory).
+	// groups (see Options.Directory). SetDirectory replaces it.
 	Directory Directory
 	// Probe runs active health checks. Default: rdp.Probe for "rdp" and a
 	// TCP connect for "tcp".
-	Probe func(ctx context.Context, check, addr string) error
+	Probe ProbeFunc
 }
 
 // Router holds the current Table, swaps it on reload, and runs the health
@@ -32,11 +32,11 @@ type RouterOptions struct {
 type Router struct {
 	log   *slog.Logger
 	now   func() time.Time
-	dir   Directory
 	probe ProbeFunc
 
 	table   atomic.Pointer[Table]
-	applyMu sync.Mutex // serialises Apply
+	applyMu sync.Mutex // serialises Apply and SetDirectory; protects dir
+	dir     Directory
 
 	mu       sync.Mutex // protects following fields
 	runCtx   context.Context
@@ -83,6 +83,20 @@ func (r *Router) Apply(cfg Config) error {
 	r.table.Store(t)
 	r.syncCheckersLocked(t)
 	return nil
+}
+
+// SetDirectory makes d resolve logins from now on (the directory sync
+// calls it with each new snapshot): the current table is replaced by a
+// copy that uses d, sharing its servers and their state, and later Applies
+// use d too. Decisions under way keep the directory they started with.
+// A nil d returns to each configuration's static groups.
+func (r *Router) SetDirectory(d Directory) {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	r.dir = d
+	if t := r.table.Load(); t != nil {
+		r.table.Store(t.withDirectory(d))
+	}
 }
 
 // Table returns the current table (nil before the first Apply).

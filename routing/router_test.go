@@ -87,6 +87,48 @@ func TestApplyBadConfigKeepsTable(t *testing.T) {
 	}
 }
 
+func TestSetDirectory(t *testing.T) {
+	r := NewRouter(RouterOptions{})
+	r.SetDirectory(fakeDirectory{}) // before any table: used by the first Apply
+	cfg := rulesConfig()            // static_groups: accounting = carol, dave
+	if err := r.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ldap := fakeDirectory{"zoe": {{Key: "zoe", Groups: []string{"Accounting"}}}}
+	tests := []struct {
+		name       string
+		change     func()
+		carol, zoe string // pools
+	}{
+		{"directory given before Apply", func() {}, "general", "general"},
+		{"SetDirectory", func() { r.SetDirectory(ldap) }, "general", "acct"},
+		{"Apply keeps it", func() {
+			if err := r.Apply(cfg); err != nil {
+				t.Fatal(err)
+			}
+		}, "general", "acct"},
+		{"nil: static groups again", func() { r.SetDirectory(nil) }, "acct", "general"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := r.Table()
+			ts04 := before.Server("ts04")
+			ts04.Acquire()
+			defer ts04.Release()
+			tc.change()
+			if got := r.Decide(loginReq("carol")).Pool; got != tc.carol {
+				t.Errorf("carol -> %s, want %s", got, tc.carol)
+			}
+			if got := r.Decide(loginReq("zoe")).Pool; got != tc.zoe {
+				t.Errorf("zoe -> %s, want %s", got, tc.zoe)
+			}
+			if s := r.Table().Server("ts04"); s != ts04 || s.Sessions() != 1 {
+				t.Errorf("ts04 not kept: same=%v sessions=%d", s == ts04, s.Sessions())
+			}
+		})
+	}
+}
+
 func TestApplyStopsAndStartsCheckers(t *testing.T) {
 	cfg := testConfig()
 	cfg.Pools[0].Health = fastHealth(CheckTCP)
@@ -159,7 +201,8 @@ func TestRunAndClose(t *testing.T) {
 }
 
 // TestConcurrent exercises Decide, Acquire/Release, admin and passive
-// reports, health checks and reloads at once (run with -race).
+// reports, health checks, reloads and directory swaps at once (run with
+// -race).
 func TestConcurrent(t *testing.T) {
 	cfgA := rulesConfig()
 	cfgA.Pools[0].Health = fastHealth(CheckTCP)
@@ -207,6 +250,16 @@ func TestConcurrent(t *testing.T) {
 			}
 			if s := r.Table().Server("ts01"); s != nil {
 				s.SetAdminState(AdminState(i % 3))
+			}
+		}
+	})
+	wg.Go(func() {
+		dir := fakeDirectory{"frank": {{Key: "frank", Groups: []string{"accounting"}}}}
+		for i := range 40 {
+			if i%2 == 0 {
+				r.SetDirectory(dir)
+			} else {
+				r.SetDirectory(nil)
 			}
 		}
 	})

@@ -13,8 +13,9 @@ import (
 
 // rule is a compiled RuleConfig.
 type rule struct {
-	name string
-	pool *Pool
+	name     string
+	pool     *Pool
+	criteria string // the criteria it has, for Decision.Why: "logins+networks"
 
 	hasLogins  bool
 	loginSet   map[string]struct{} // normalised names

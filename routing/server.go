@@ -118,9 +118,16 @@ func (s *Server) SetAdminState(a AdminState) { s.st.admin.Store(int32(a)) }
 
 // ServerStatus is a snapshot of a server for status pages and the admin API.
 type ServerStatus struct {
-	// Name, Pool, Address, Weight and MaxSessions are the configuration.
-	Name, Pool, Address string
-	Weight, MaxSessions int
+	// Name is the server's name.
+	Name string
+	// Pool is the name of the server's pool.
+	Pool string
+	// Address is the server's "host:port".
+	Address string
+	// Weight is the configured weight.
+	Weight int
+	// MaxSessions is the configured session cap (0 = unlimited).
+	MaxSessions int
 	// Check is the health check kind ("rdp", "tcp" or "none").
 	Check string
 	// Healthy is the active health check's verdict.
@@ -131,17 +138,19 @@ type ServerStatus struct {
 	Available bool
 	// Sessions is the number of reserved session slots.
 	Sessions int
-	// LastCheck and LastError describe the last active check (zero before
-	// the first one); LastError is "" when it succeeded.
+	// LastCheck is the time of the last active check (zero before the
+	// first one).
 	LastCheck time.Time
+	// LastError is the last active check's error, "" when it succeeded.
 	LastError string
 	// CheckFailures is the number of consecutive failed active checks.
 	CheckFailures int
 	// ConnectFailures is the number of consecutive failed connects
-	// (passive tracking); FailedUntil is set while they keep the server
-	// unavailable.
+	// (passive tracking).
 	ConnectFailures int
-	FailedUntil     time.Time
+	// FailedUntil is set while failed connects keep the server
+	// unavailable: it is unavailable until then.
+	FailedUntil time.Time
 }
 
 // Status returns a snapshot of the server at now.

@@ -21,8 +21,9 @@ type Table struct {
 	serverByAddr map[netip.AddrPort]*Server // servers with an IP address
 	rules        []*rule
 
-	dir Directory
-	now func() time.Time
+	dir    Directory
+	static *StaticDirectory // from the configuration; dir unless one was given
+	now    func() time.Time
 }
 
 // Pool is a compiled pool. Its fields must not be modified.
@@ -57,5 +58,27 @@ func (t *Table) Server(name string) *Server { return t.serverByName[name] }
 // DefaultPool returns the default pool.
 func (t *Table) DefaultPool() *Pool { return t.defaultPool }
 
+// ServerByAddr returns the server configured with address ap (an
+// IPv4-mapped IPv6 address matches its IPv4 form), or nil. Servers
+// configured by host name have no AddrPort and are never returned.
+func (t *Table) ServerByAddr(ap netip.AddrPort) *Server {
+	if !ap.IsValid() {
+		return nil
+	}
+	return t.serverByAddr[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]
+}
+
 // Directory returns the directory the table resolves logins with.
 func (t *Table) Directory() Directory { return t.dir }
+
+// withDirectory returns a copy of t that resolves logins with d, or with
+// its configuration's static directory when d is nil. The copy shares
+// pools, servers, policies and rules with t.
+func (t *Table) withDirectory(d Directory) *Table {
+	nt := *t
+	nt.dir = d
+	if d == nil {
+		nt.dir = t.static
+	}
+	return &nt
+}
