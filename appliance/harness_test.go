@@ -46,7 +46,7 @@ func (s *syncBuffer) lines(msg string) []string {
 }
 
 // farm starts named fake terminal servers and returns them by name.
-func farm(t *testing.T, names ...string) map[string]*rdptest.Server {
+func farm(t testing.TB, names ...string) map[string]*rdptest.Server {
 	t.Helper()
 	m := make(map[string]*rdptest.Server, len(names))
 	for _, n := range names {
@@ -74,7 +74,7 @@ func deadAddr(t *testing.T) string {
 
 // writeConfig expands {{name}} placeholders with the servers' addresses
 // (and the extra pairs) and writes the YAML into a temp dir.
-func writeConfig(t *testing.T, tmpl string, servers map[string]*rdptest.Server, extra ...string) string {
+func writeConfig(t testing.TB, tmpl string, servers map[string]*rdptest.Server, extra ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	repl := []string{"{{state_dir}}", dir}
