@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,4 +130,45 @@ func TestManyConcurrentBadClients(t *testing.T) {
 	eventually(t, 3*time.Second, "all silent clients timed out", func() bool {
 		return b.Counters().Rejected(RejectTimeout) == 200
 	})
+}
+
+// TestMaxPendingShedsFloods: beyond max_pending clients still sending
+// their first packet, new clients are closed at once (not after
+// inspect_timeout) and counted; once the silent ones time out, service
+// resumes.
+func TestMaxPendingShedsFloods(t *testing.T) {
+	servers := farm(t, "ts01", "ts02", "ts03", "ts04")
+	path := writeConfig(t, strings.Replace(routedConfig, "inspect_timeout: 500ms", "inspect_timeout: 1s\nmax_pending: 3", 1),
+		servers, "{{no_cookie}}", "default")
+	b := startBroker(t, path)
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", b.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	eventually(t, 2*time.Second, "3 pending clients", func() bool { return b.Pending() == 3 })
+	c, err := net.Dial("tcp", b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("client over max_pending not closed: %v", err)
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("client over max_pending closed after %v, want at once", took)
+	}
+	if n := b.Counters().Rejected(RejectLimit); n != 1 {
+		t.Errorf("limit rejects = %d, want 1", n)
+	}
+	eventually(t, 3*time.Second, "silent clients timed out", func() bool { return b.Pending() == 0 })
+	gc, _, err := rdptest.Dial(b.addr, "alice", 2*time.Second)
+	if err != nil {
+		t.Fatalf("good client after the flood: %v", err)
+	}
+	gc.Close()
 }

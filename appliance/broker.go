@@ -45,9 +45,10 @@ type Broker struct {
 	sessions map[uint64]*session
 	closing  bool
 
-	wg     sync.WaitGroup // one per handled connection
-	nextID atomic.Uint64
-	ready  chan struct{}
+	wg      sync.WaitGroup // one per handled connection
+	nextID  atomic.Uint64
+	pending atomic.Int64 // clients whose first packet is being read
+	ready   chan struct{}
 }
 
 // New builds a broker for a validated configuration. It does not listen yet.
@@ -96,6 +97,9 @@ func (b *Broker) Router() *routing.Router { return b.router }
 
 // Counters returns the broker's counters.
 func (b *Broker) Counters() *Counters { return &b.counters }
+
+// Pending is the number of clients whose first packet is being read.
+func (b *Broker) Pending() int64 { return b.pending.Load() }
 
 // Ready is closed once the broker listens.
 func (b *Broker) Ready() <-chan struct{} { return b.ready }

@@ -32,6 +32,11 @@ type Config struct {
 	StateDir string `mapstructure:"state_dir"`
 	// MaxSessions caps concurrent proxied sessions; 0 = unlimited. Default 0.
 	MaxSessions int `mapstructure:"max_sessions"`
+	// MaxPending caps clients still sending their first packet (each holds
+	// a descriptor for up to inspect_timeout): beyond it new clients are
+	// closed at once and counted as "limit", so a flood of silent
+	// connections cannot exhaust descriptors. Default 1024.
+	MaxPending int `mapstructure:"max_pending"`
 	// HalfCloseTimeout is how long one side may keep sending after the
 	// other side closed its direction (FIN): then both are closed. RDP does
 	// not use half-open connections, and some servers (xrdp) ignore the
@@ -83,6 +88,7 @@ func DefaultConfig() Config {
 		ConnectTimeout:   3 * time.Second,
 		StateDir:         "/var/lib/rdpbroker",
 		ShutdownTimeout:  10 * time.Second,
+		MaxPending:       1024,
 		HalfCloseTimeout: 5 * time.Second,
 		Keepalive:        KeepaliveConfig{Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 6},
 		Log:              LogConfig{Format: "text", Level: "info"},
@@ -122,7 +128,8 @@ func LoadConfig(path string) (Config, error) {
 	// Defaults make the scalar keys known to viper, so env overrides apply.
 	for k, val := range map[string]any{
 		"listen": def.Listen, "inspect_timeout": def.InspectTimeout, "connect_timeout": def.ConnectTimeout,
-		"state_dir": def.StateDir, "half_close_timeout": def.HalfCloseTimeout, "max_sessions": def.MaxSessions, "shutdown_timeout": def.ShutdownTimeout,
+		"state_dir": def.StateDir, "max_pending": def.MaxPending, "max_sessions": def.MaxSessions,
+		"half_close_timeout": def.HalfCloseTimeout, "shutdown_timeout": def.ShutdownTimeout,
 		"keepalive.idle": def.Keepalive.Idle, "keepalive.interval": def.Keepalive.Interval,
 		"keepalive.count": def.Keepalive.Count, "log.format": def.Log.Format, "log.level": def.Log.Level,
 		"no_cookie": def.NoCookie, "ambiguous": def.Ambiguous, "default_pool": "", "retries": def.Retries,
@@ -165,6 +172,9 @@ func (c Config) Validate() error {
 	}
 	if c.StateDir == "" {
 		bad("state_dir", "must not be empty")
+	}
+	if c.MaxPending <= 0 {
+		bad("max_pending", "%d: must be > 0", c.MaxPending)
 	}
 	if c.MaxSessions < 0 {
 		bad("max_sessions", "%d: must be >= 0", c.MaxSessions)

@@ -50,7 +50,17 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 	if cfg.Keepalive.Idle >= 0 {
 		client.SetKeepAliveConfig(keepaliveConfig(cfg.Keepalive))
 	}
+	if n := b.pending.Add(1); n > int64(cfg.MaxPending) {
+		b.pending.Add(-1)
+		client.Close()
+		b.counters.reject(RejectLimit)
+		// Debug only: under a flood a line per refused client would flood the log.
+		b.log.Debug("rejected", "client", client.RemoteAddr().String(), "reason", RejectLimit.String(),
+			"err", "max_pending reached", "max_pending", cfg.MaxPending)
+		return
+	}
 	raw, req, err := rdp.ReadConnectionRequest(client, start.Add(cfg.InspectTimeout))
+	b.pending.Add(-1)
 	if err != nil {
 		reason := classifyReadError(err)
 		b.refuse(client, reason, err, slog.Int("read_bytes", len(raw)))
