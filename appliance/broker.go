@@ -40,10 +40,11 @@ type Broker struct {
 	counters Counters
 	dialer   atomic.Pointer[net.Dialer]
 
-	mu       sync.Mutex // protects following fields
-	ln       net.Listener
-	sessions map[uint64]*session
-	closing  bool
+	mu          sync.Mutex // protects following fields
+	ln          net.Listener
+	ownListener bool // ln was made by Run with keepalive set
+	sessions    map[uint64]*session
+	closing     bool
 
 	wg      sync.WaitGroup // one per handled connection
 	nextID  atomic.Uint64
@@ -136,12 +137,21 @@ func (b *Broker) Reload(cfg Config) error {
 func (b *Broker) Run(ctx context.Context) error {
 	b.mu.Lock()
 	if b.ln == nil {
-		ln, err := net.Listen("tcp", b.Config().Listen)
+		// The listener sets keepalive on accepted sockets itself, once (a
+		// changed keepalive therefore applies after a restart); handle()
+		// only sets it on sockets of a listener it was given.
+		cfg := b.Config()
+		lc := net.ListenConfig{KeepAliveConfig: keepaliveConfig(cfg.Keepalive)}
+		if cfg.Keepalive.Idle < 0 {
+			lc.KeepAlive = -1
+		}
+		ln, err := lc.Listen(context.Background(), "tcp", cfg.Listen)
 		if err != nil {
 			b.mu.Unlock()
 			return fmt.Errorf("appliance: listen %s: %w", b.Config().Listen, err)
 		}
 		b.ln = ln
+		b.ownListener = true
 	}
 	ln := b.ln
 	b.mu.Unlock()

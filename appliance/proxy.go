@@ -47,7 +47,7 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 	}()
 	cfg := b.cfg.Load()
 	start := b.now()
-	if cfg.Keepalive.Idle >= 0 {
+	if cfg.Keepalive.Idle >= 0 && !b.ownListener {
 		client.SetKeepAliveConfig(keepaliveConfig(cfg.Keepalive))
 	}
 	if n := b.pending.Add(1); n > int64(cfg.MaxPending) {

@@ -8,7 +8,8 @@
 // X.224 Connection Request with an mstshash cookie, read the Connection
 // Confirm and close. Reported per cell: connections/s, time-to-Connection-
 // Confirm p50/p99 (from dial start), errors, and the proxy process's CPU
-// seconds per 1000 connections. Every cell is repeated; the table shows
+// seconds per 1000 connections. Targets: the direct connection, HAProxy
+// configured the seed's way, and rdpbroker with the equivalent config. Every cell is repeated; the table shows
 // medians with min-max.
 package main
 
@@ -26,6 +27,7 @@ func main() { os.Exit(run()) }
 func run() int {
 	var (
 		broker   = flag.String("broker", "bin/rdpbroker", "rdpbroker binary")
+		haproxy  = flag.String("haproxy", "/usr/sbin/haproxy", "HAProxy binary (\"\" to leave HAProxy out)")
 		clients  = flag.String("clients", "16,64", "comma-separated closed-loop client counts")
 		duration = flag.Duration("duration", 4*time.Second, "measured time per cell")
 		warmup   = flag.Duration("warmup", 500*time.Millisecond, "unmeasured time before each cell")
@@ -45,7 +47,7 @@ func run() int {
 		ns = append(ns, n)
 	}
 	b := &bench{
-		brokerBin: *broker, clients: ns, duration: *duration, warmup: *warmup,
+		brokerBin: *broker, haproxyBin: *haproxy, clients: ns, duration: *duration, warmup: *warmup,
 		repeat: *repeat, servers: *servers, logins: *logins,
 	}
 	report, err := b.run()

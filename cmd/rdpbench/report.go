@@ -13,6 +13,7 @@ import (
 
 type bench struct {
 	brokerBin        string
+	haproxyBin       string
 	clients          []int
 	duration, warmup time.Duration
 	repeat, servers  int
@@ -42,7 +43,16 @@ func (b *bench) run() (string, error) {
 	}
 	defer broker.Stop()
 	// direct: the client talks to one farm server, the physical limit.
-	targets := []target{direct{addr: farm[0]}, broker}
+	targets := []target{direct{addr: farm[0]}}
+	if b.haproxyBin != "" {
+		hp, err := startHAProxy(b.haproxyBin, dir, farm)
+		if err != nil {
+			return "", err
+		}
+		defer hp.Stop()
+		targets = append(targets, hp)
+	}
+	targets = append(targets, broker)
 	logins := crs(b.logins)
 
 	results := map[string]map[int][]cell{}
@@ -70,10 +80,12 @@ func format(b *bench, targets []target, res map[string]map[int][]cell) string {
 		"Each cell: %v measured after %v warm-up, %d repetitions, median [min-max]. "+
 		"Closed loop: each client dials, sends a Connection Request with an mstshash cookie, reads the Connection Confirm, closes.\n\n",
 		host, runtime.NumCPU(), runtime.Version(), b.servers, b.duration, b.warmup, b.repeat)
-	s.WriteString("| target | clients | conn/s | ratio to direct | CC p50 | CC p99 | errors | proxy CPU s / 1k conn |\n")
-	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	s.WriteString("| target | clients | conn/s | ratio to direct | ratio to haproxy | CC p50 | CC p99 | errors | proxy CPU s / 1k conn |\n")
+	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, n := range b.clients {
-		directRate := median(res["direct"][n], func(c cell) float64 { return c.rate() })
+		rateOf := func(c cell) float64 { return c.rate() }
+		directRate := median(res["direct"][n], rateOf)
+		haproxyRate := median(res["haproxy"][n], rateOf)
 		for _, t := range targets {
 			cells := res[t.Name()][n]
 			rate := median(cells, func(c cell) float64 { return c.rate() })
@@ -88,8 +100,12 @@ func format(b *bench, targets []target, res map[string]map[int][]cell) string {
 			if t.Name() != "direct" {
 				cpu = fmt.Sprintf("%.3f", median(cells, func(c cell) float64 { return 1000 * c.cpu / float64(max(c.conns, 1)) }))
 			}
-			fmt.Fprintf(&s, "| %s | %d | %.0f [%.0f-%.0f] | %.2f | %v | %v | %d | %s |\n", t.Name(), n, rate, lo, hi,
-				rate/directRate, time.Duration(p50).Round(time.Microsecond), time.Duration(p99).Round(time.Microsecond), errs, cpu)
+			vsHAProxy := "-"
+			if haproxyRate > 0 {
+				vsHAProxy = fmt.Sprintf("%.2f", rate/haproxyRate)
+			}
+			fmt.Fprintf(&s, "| %s | %d | %.0f [%.0f-%.0f] | %.2f | %s | %v | %v | %d | %s |\n", t.Name(), n, rate, lo, hi,
+				rate/directRate, vsHAProxy, time.Duration(p50).Round(time.Microsecond), time.Duration(p99).Round(time.Microsecond), errs, cpu)
 		}
 	}
 	return s.String()

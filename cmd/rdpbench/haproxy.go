@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// startHAProxy runs HAProxy with the seed's RDP setup: inspect the first
+// packet for up to 2s, accept when an RDP cookie is there, leastconn, a
+// string stick table on rdp_cookie(mstshash) with 8h expiry, TCP health
+// checks every 3s with rise 2 fall 3. Logging goes nowhere, as in the seed
+// (log global without a syslog target).
+func startHAProxy(bin, dir string, farm []string) (*process, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `global
+    maxconn 9000 # 2 descriptors per connection; these machines cap a process at 20,000
+defaults
+    mode tcp
+    timeout connect 4s
+    timeout client 8h
+    timeout server 8h
+frontend fr_rdp
+    bind %s
+    tcp-request inspect-delay 2s
+    tcp-request content accept if RDP_COOKIE
+    default_backend bk_rdp
+backend bk_rdp
+    balance leastconn
+    stick-table type string len 32 size 10k expire 8h
+    stick on rdp_cookie(mstshash)
+    option tcp-check
+    tcp-check connect
+    default-server inter 3s rise 2 fall 3
+`, addr)
+	for i, a := range farm {
+		fmt.Fprintf(&b, "    server ts%02d %s weight 10 check\n", i+1, a)
+	}
+	cfg := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "haproxy.log"))
+	if err != nil {
+		return nil, err
+	}
+	// -db: foreground, no daemon; one process, one thread per CPU (2.6's default).
+	cmd := exec.Command(bin, "-db", "-f", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	p := &process{name: "haproxy", addr: addr, cmd: cmd}
+	if err := waitPort(addr, 10*time.Second); err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("haproxy did not listen (log %s): %w", logf.Name(), err)
+	}
+	return p, nil
+}
