@@ -10,7 +10,7 @@ BIN := bin
 FUZZTIME ?= 30s
 DEMO_LISTEN ?= 127.0.0.1:13389
 
-.PHONY: all build test unit test-deps demo fuzz bench vet fmt clean
+.PHONY: all build test unit test-deps demo fuzz bench vet clean
 
 all: build
 
@@ -43,7 +43,9 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
 	  done; done
 
+# bench: rdpbroker vs HAProxy 2.6 vs a direct connection, in one run.
 bench: build
+	scripts/install-bench-deps.sh
 	$(GO) run ./cmd/rdpbench -out docs/benchmarks.md
 
 clean:
