@@ -44,17 +44,9 @@ func Demo(ctx context.Context, listen string, stderr io.Writer) error {
 	if err := os.WriteFile(path, []byte(strings.NewReplacer(repl...).Replace(demoConfig)), 0o600); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	cfg, err := LoadConfig(path)
+	b, logger, err := open(path, stderr)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
-	}
-	logger, err := NewLogger(cfg.Log, stderr)
-	if err != nil {
-		return err
-	}
-	b, err := New(cfg, Options{Logger: logger})
-	if err != nil {
-		return err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- b.Run(ctx) }()

@@ -14,15 +14,7 @@ import (
 // SIGTERM, and reload the file on SIGHUP (a bad file is reported and the
 // running configuration kept).
 func Serve(ctx context.Context, path string, stderr io.Writer) error {
-	cfg, err := LoadConfig(path)
-	if err != nil {
-		return err
-	}
-	logger, err := NewLogger(cfg.Log, stderr)
-	if err != nil {
-		return err
-	}
-	b, err := New(cfg, Options{Logger: logger})
+	b, logger, err := open(path, stderr)
 	if err != nil {
 		return err
 	}
@@ -42,6 +34,23 @@ func Serve(ctx context.Context, path string, stderr io.Writer) error {
 		}
 	}()
 	return b.Run(ctx)
+}
+
+// open loads the file and builds a broker logging to stderr as it says.
+func open(path string, stderr io.Writer) (*Broker, *slog.Logger, error) {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	logger, err := NewLogger(cfg.Log, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := New(cfg, Options{Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, logger, nil
 }
 
 func reloadFile(b *Broker, path string, logger *slog.Logger) {
