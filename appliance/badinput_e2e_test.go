@@ -73,8 +73,9 @@ func TestBadFirstPackets(t *testing.T) {
 			if n != 0 {
 				t.Errorf("client got %d bytes back", n)
 			}
-			if elapsed > inspect+300*time.Millisecond {
-				t.Errorf("closed after %v, want within inspect_timeout %v (+300ms)", elapsed, inspect)
+			// The broker's deadline is exact; the margin is for a loaded CI machine.
+			if elapsed > inspect+time.Second {
+				t.Errorf("closed after %v, want within inspect_timeout %v (+1s scheduling margin)", elapsed, inspect)
 			}
 			eventually(t, 2*time.Second, "reject counted as "+tc.reason.String(), func() bool {
 				return b.Counters().Rejected(tc.reason) == before+1
@@ -138,7 +139,7 @@ func TestManyConcurrentBadClients(t *testing.T) {
 // resumes.
 func TestMaxPendingShedsFloods(t *testing.T) {
 	servers := farm(t, "ts01", "ts02", "ts03", "ts04")
-	path := writeConfig(t, strings.Replace(routedConfig, "inspect_timeout: 500ms", "inspect_timeout: 1s\nmax_pending: 3", 1),
+	path := writeConfig(t, strings.Replace(routedConfig, "inspect_timeout: 500ms", "inspect_timeout: 3s\nmax_pending: 3", 1),
 		servers, "{{no_cookie}}", "default")
 	b := startBroker(t, path)
 	for i := 0; i < 3; i++ {
@@ -155,17 +156,17 @@ func TestMaxPendingShedsFloods(t *testing.T) {
 	}
 	defer c.Close()
 	start := time.Now()
-	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("client over max_pending not closed: %v", err)
 	}
-	if took := time.Since(start); took > 500*time.Millisecond {
-		t.Errorf("client over max_pending closed after %v, want at once", took)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("client over max_pending closed after %v, want at once (inspect_timeout is 3s)", took)
 	}
 	if n := b.Counters().Rejected(RejectLimit); n != 1 {
 		t.Errorf("limit rejects = %d, want 1", n)
 	}
-	eventually(t, 3*time.Second, "silent clients timed out", func() bool { return b.Pending() == 0 })
+	eventually(t, 6*time.Second, "silent clients timed out", func() bool { return b.Pending() == 0 })
 	gc, _, err := rdptest.Dial(b.addr, "alice", 2*time.Second)
 	if err != nil {
 		t.Fatalf("good client after the flood: %v", err)
