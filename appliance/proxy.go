@@ -52,8 +52,9 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 	}
 	if n := b.pending.Add(1); n > int64(cfg.MaxPending) {
 		b.pending.Add(-1)
-		client.Close()
+		// Count before closing: whoever sees the close may read the counter.
 		b.counters.reject(RejectLimit)
+		client.Close()
 		// Debug only: under a flood a line per refused client would flood the log.
 		b.log.Debug("rejected", "client", client.RemoteAddr().String(), "reason", RejectLimit.String(),
 			"err", "max_pending reached", "max_pending", cfg.MaxPending)
@@ -123,8 +124,8 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 
 // refuse closes a client that will not be proxied, counts why, and logs it.
 func (b *Broker) refuse(client *net.TCPConn, reason Reject, err error, attrs ...slog.Attr) {
+	b.counters.reject(reason) // before Close: the client may read the counter once closed
 	client.Close()
-	b.counters.reject(reason)
 	level := slog.LevelInfo
 	if reason == RejectClosed {
 		level = slog.LevelDebug // port scanners and TCP health checks of other balancers

@@ -19,6 +19,9 @@ set -euo pipefail
 PKGS=(xrdp freerdp2-x11 xvfb xauth ssl-cert)
 
 APT_TIMEOUT=${APT_TIMEOUT:-900} # seconds, per apt-get call
+# A fresh cloud machine may be running apt-daily/unattended-upgrades: wait
+# for the dpkg lock this long (inside APT_TIMEOUT) instead of failing at once.
+LOCK_TIMEOUT=${LOCK_TIMEOUT:-120}
 
 SUDO=()
 if [[ $(id -u) -ne 0 ]]; then
@@ -37,7 +40,8 @@ done
 
 if ((${#missing[@]})); then
 	echo "install-test-deps: installing ${missing[*]}" >&2
-	apt_get=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive timeout "$APT_TIMEOUT" apt-get -q)
+	apt_get=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive timeout "$APT_TIMEOUT" apt-get -q
+		-o DPkg::Lock::Timeout="$LOCK_TIMEOUT")
 	"${apt_get[@]}" update
 	"${apt_get[@]}" install -y --no-install-recommends \
 		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
