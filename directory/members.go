@@ -1,0 +1,114 @@
+package directory
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// memberFunc receives one member account of a group.
+type memberFunc func(sam, upn string)
+
+// chainMembers finds group's transitive person members with one paged
+// search using LDAP_MATCHING_RULE_IN_CHAIN. Disabled accounts are left out
+// unless includeDisabled; computers are not persons.
+func chainMembers(s searcher, cfg Config, dn string, fn memberFunc) error {
+	filter := "(&" + filterPerson + "(memberOf:" + inChain + ":=" + ldap.EscapeFilter(dn) + ")"
+	if !cfg.IncludeDisabled {
+		filter += "(!" + uacDisabled + ")"
+	}
+	filter += ")"
+	req := ldap.NewSearchRequest(cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		filter, []string{attrSAM, attrUPN}, nil)
+	return pagedSearch(s, req, cfg.PageSize, func(e *ldap.Entry) error {
+		fn(e.GetAttributeValue(attrSAM), e.GetAttributeValue(attrUPN))
+		return nil
+	})
+}
+
+// walkBatch is how many member DNs one lookup search asks for.
+const walkBatch = 100
+
+// walkMembers finds group's transitive person members breadth-first:
+// read each group's `member` values (with range retrieval), look the DNs
+// up in batches, report persons, queue nested groups (each group once:
+// cycles end). Members outside BaseDN (foreign security principals) are
+// skipped. It is the fallback for directories where the chain rule is
+// slow or missing.
+func walkMembers(s searcher, cfg Config, dn string, fn memberFunc) error {
+	seen := map[string]bool{strings.ToLower(dn): true}
+	queue := []string{dn}
+	for len(queue) > 0 {
+		g := queue[0]
+		queue = queue[1:]
+		members, err := readMembers(s, g, cfg.RangeWindow)
+		if err != nil {
+			return err
+		}
+		for batch := range slices.Chunk(members, walkBatch) {
+			var f strings.Builder
+			f.WriteString("(|")
+			for _, m := range batch {
+				f.WriteString("(distinguishedName=")
+				f.WriteString(ldap.EscapeFilter(m))
+				f.WriteString(")")
+			}
+			f.WriteString(")")
+			req := ldap.NewSearchRequest(cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+				f.String(), []string{attrClass, attrSAM, attrUPN, attrUAC}, nil)
+			err := pagedSearch(s, req, cfg.PageSize, func(e *ldap.Entry) error {
+				classes := lower(e.GetAttributeValues(attrClass))
+				switch {
+				case slices.Contains(classes, "group"):
+					if k := strings.ToLower(e.DN); !seen[k] {
+						seen[k] = true
+						queue = append(queue, e.DN)
+					}
+				case slices.Contains(classes, "computer"):
+				case slices.Contains(classes, "user") && slices.Contains(classes, "person"):
+					if !cfg.IncludeDisabled && disabled(e.GetAttributeValue(attrUAC)) {
+						return nil
+					}
+					fn(e.GetAttributeValue(attrSAM), e.GetAttributeValue(attrUPN))
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("walk %s: %w", g, err)
+			}
+		}
+	}
+	return nil
+}
+
+// allUsers reports every person account under BaseDN (enabled ones unless
+// includeDisabled).
+func allUsers(s searcher, cfg Config, fn memberFunc) error {
+	filter := "(&" + filterPerson
+	if !cfg.IncludeDisabled {
+		filter += "(!" + uacDisabled + ")"
+	}
+	filter += ")"
+	req := ldap.NewSearchRequest(cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		filter, []string{attrSAM, attrUPN}, nil)
+	return pagedSearch(s, req, cfg.PageSize, func(e *ldap.Entry) error {
+		fn(e.GetAttributeValue(attrSAM), e.GetAttributeValue(attrUPN))
+		return nil
+	})
+}
+
+// disabled reports whether a userAccountControl value has ACCOUNTDISABLE.
+func disabled(uac string) bool {
+	n, err := strconv.ParseInt(uac, 10, 64)
+	return err == nil && n&2 != 0
+}
+
+func lower(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = strings.ToLower(s)
+	}
+	return ss
+}
