@@ -50,6 +50,7 @@ type Broker struct {
 	nextID  atomic.Uint64
 	pending atomic.Int64 // clients whose first packet is being read
 	ready   chan struct{}
+	dir     dirSync // the directory sync (none without directory.urls)
 }
 
 // New builds a broker for a validated configuration. It does not listen yet.
@@ -77,6 +78,10 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("appliance: routing: %w", err)
 	}
 	b.setConfig(cfg)
+	b.dir.b = b
+	if opts.Directory == nil {
+		b.dir.setup(cfg)
+	}
 	return b, nil
 }
 
@@ -128,6 +133,7 @@ func (b *Broker) Reload(cfg Config) error {
 		cfg.Listen = old.Listen
 	}
 	b.setConfig(cfg)
+	b.dir.reload(cfg)
 	return nil
 }
 
@@ -159,6 +165,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	rctx, stopRouter := context.WithCancel(ctx)
 	routerDone := make(chan struct{})
 	go func() { defer close(routerDone); b.router.Run(rctx) }()
+	b.dir.run(rctx)
 	b.log.Info("listening", "addr", ln.Addr().String())
 	close(b.ready)
 
@@ -170,6 +177,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	case err = <-acceptDone:
 	}
 	b.shutdown(ln)
+	b.dir.stop()
 	stopRouter()
 	<-routerDone
 	b.router.Close()

@@ -10,6 +10,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 
+	"github.com/rdpbroker/rdpbroker/directory"
 	"github.com/rdpbroker/rdpbroker/routing"
 )
 
@@ -59,6 +60,10 @@ type Config struct {
 	Pools        []routing.PoolConfig  `mapstructure:"pools"`
 	Rules        []routing.RuleConfig  `mapstructure:"rules"`
 	StaticGroups map[string][]string   `mapstructure:"static_groups"`
+
+	// Directory is the Active Directory group sync (see directory.Config);
+	// without directory.urls, rules' groups come from static_groups.
+	Directory directory.Config `mapstructure:"directory"`
 }
 
 // KeepaliveConfig is TCP keepalive for client and server connections.
@@ -96,6 +101,7 @@ func DefaultConfig() Config {
 		Ambiguous:        rc.Ambiguous,
 		Retries:          rc.Retries,
 		Passive:          rc.Passive,
+		Directory:        directory.DefaultConfig(),
 	}
 }
 
@@ -134,6 +140,11 @@ func LoadConfig(path string) (Config, error) {
 		"keepalive.count": def.Keepalive.Count, "log.format": def.Log.Format, "log.level": def.Log.Level,
 		"no_cookie": def.NoCookie, "ambiguous": def.Ambiguous, "default_pool": "", "retries": def.Retries,
 		"passive.max_fails": def.Passive.MaxFails, "passive.fail_timeout": def.Passive.FailTimeout,
+		"directory.interval": def.Directory.Interval, "directory.method": def.Directory.Method,
+		"directory.dial_timeout": def.Directory.DialTimeout, "directory.request_timeout": def.Directory.RequestTimeout,
+		"directory.sync_timeout": def.Directory.SyncTimeout, "directory.page_size": def.Directory.PageSize,
+		"directory.index_all_users": def.Directory.IndexAllUsers, "directory.shrink_guard": def.Directory.ShrinkGuard,
+		"directory.shrink_guard_min": def.Directory.ShrinkGuardMin,
 	} {
 		v.SetDefault(k, val)
 	}
@@ -199,7 +210,35 @@ func (c Config) Validate() error {
 	if _, err := routing.Compile(c.Routing(), routing.Options{}); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Directory.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, c.checkGroups()...)
 	return errors.Join(errs...)
+}
+
+// checkGroups: with a directory, every group a rule names must be synced,
+// and static_groups would be ignored, so both are errors.
+func (c Config) checkGroups() []error {
+	if !c.Directory.Enabled() {
+		return nil
+	}
+	var errs []error
+	if len(c.StaticGroups) > 0 {
+		errs = append(errs, errors.New("static_groups: not used when directory.urls is set; remove it"))
+	}
+	for i, r := range c.Rules {
+		for _, g := range r.Groups {
+			found := false
+			for name := range c.Directory.Groups {
+				found = found || strings.EqualFold(name, g)
+			}
+			if !found {
+				errs = append(errs, fmt.Errorf("rules[%d].groups: %q is not in directory.groups", i, g))
+			}
+		}
+	}
+	return errs
 }
 
 // cleanDecodeError turns mapstructure's multi-error text into one problem

@@ -1,0 +1,114 @@
+package appliance
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rdpbroker/rdpbroker/directory"
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
+)
+
+const directoryConfig = `
+listen: 127.0.0.1:0
+inspect_timeout: 500ms
+connect_timeout: 1s
+state_dir: "{{state_dir}}"
+default_pool: general
+pools:
+  - name: general
+    health: {check: none}
+    servers:
+      - {name: ts01, address: "{{ts01}}"}
+  - name: accounting
+    health: {check: none}
+    servers:
+      - {name: ts03, address: "{{ts03}}"}
+rules:
+  - {name: acct, pool: accounting, groups: [Accounting]}
+directory:
+  urls: ["{{url}}"]
+  bind_dn: 'CORP\svc-rdpbroker'
+  bind_password_file: "{{state_dir}}/ldap.secret"
+  base_dn: DC=corp,DC=example,DC=test
+  interval: 1h
+  dial_timeout: 500ms
+  groups:
+    Accounting: CN=Accounting,OU=Groups,DC=corp,DC=example,DC=test
+`
+
+// TestDirectorySnapshotRoutesWhileADDown: a broker started while every
+// domain controller is unreachable routes by the persisted snapshot of the
+// last good sync, in every name form, from its first connection.
+func TestDirectorySnapshotRoutesWhileADDown(t *testing.T) {
+	servers := farm(t, "ts01", "ts03")
+	path := writeConfig(t, directoryConfig, servers, "{{url}}", "ldaps://"+deadAddr(t))
+	state := filepath.Dir(path)
+	if err := os.WriteFile(filepath.Join(state, "ldap.secret"), []byte("s3cret-never-logged\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	snap := &directory.Snapshot{
+		Taken: time.Now().Add(-time.Hour), NetBIOS: "corp", DNSDomain: "corp.example.test",
+		Groups: map[string]directory.GroupInfo{"accounting": {DN: "CN=Accounting,OU=Groups,DC=corp,DC=example,DC=test", Members: 2}},
+		Users: []directory.User{
+			{SAM: "carol", UPN: "carol@corp.example.test", Groups: []string{"accounting"}},
+			{SAM: "dave"},
+			{SAM: "ivan", UPN: "ivan.petrov@example.com", Groups: []string{"accounting"}},
+		},
+	}
+	if err := directory.SaveSnapshot(filepath.Join(state, directory.SnapshotFile), snap); err != nil {
+		t.Fatal(err)
+	}
+	b := startBroker(t, path)
+	for _, tc := range []struct{ cookie, want string }{
+		{`CORP\carol`, "ts03"},
+		{"ivan.petrov@example.com", "ts03"},
+		{"carol@corp.example.test", "ts03"},
+		{"dave", "ts01"},
+		{"unknown", "ts01"},
+	} {
+		c, _, err := rdptest.Dial(b.addr, tc.cookie, 3*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.cookie, err)
+		}
+		c.Close()
+		if got := whoSaw(servers, tc.cookie); len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%s routed to %v, want %s", tc.cookie, got, tc.want)
+		}
+	}
+	eventually(t, 5*time.Second, "failed sync recorded", func() bool { return b.Syncer().Status().Failures >= 1 })
+	st := b.Syncer().Status()
+	if !st.Stale || st.Source != "snapshot" || st.Errors[directory.KindConnect] == 0 || st.Users != 3 {
+		t.Errorf("status = %+v, want stale snapshot with a connect error and 3 users", st)
+	}
+	if strings.Contains(b.log.String(), "s3cret") {
+		t.Errorf("the bind password reached the log")
+	}
+}
+
+func TestDirectoryConfigErrors(t *testing.T) {
+	servers := farm(t, "ts01", "ts03")
+	tests := []struct {
+		name, from, to, want string
+	}{
+		{"rule group not synced", "groups: [Accounting]", "groups: [Payroll]", `rules[0].groups: "Payroll" is not in directory.groups`},
+		{"no password file", `  bind_password_file: "{{state_dir}}/ldap.secret"` + "\n", "", "directory.bind_password_file: required"},
+		{"bad scheme", "urls: [\"{{url}}\"]", "urls: [http://dc1]", "directory.urls[0]"},
+		{"bad method", "interval: 1h", "interval: 1h\n  method: magic", "directory.method"},
+		{"static groups too", "directory:", "static_groups: {Accounting: [carol]}\ndirectory:", "static_groups: not used"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl := strings.Replace(directoryConfig, tc.from, tc.to, 1)
+			if tmpl == directoryConfig {
+				t.Fatalf("replacement %q not found", tc.from)
+			}
+			_, err := LoadConfig(writeConfig(t, tmpl, servers, "{{url}}", "ldaps://127.0.0.1:1"))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("LoadConfig error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
