@@ -49,6 +49,7 @@ type Counters struct {
 	ConnectFailures atomic.Uint64 // failed dials to servers (each retry counts)
 	BytesIn         atomic.Uint64 // client -> server, including the replayed first packet
 	BytesOut        atomic.Uint64 // server -> client
+	Ambiguous       atomic.Uint64 // truncated cookies whose candidate users disagreed on the pool
 	rejects         [numRejects]atomic.Uint64
 }
 

@@ -73,6 +73,9 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 		Now:    start,
 	}
 	d := b.router.Decide(rreq)
+	if d.Ambiguous {
+		b.counters.Ambiguous.Add(1)
+	}
 	attrs := make([]slog.Attr, 0, 16)
 	if req.Token.Kind != rdp.TokenNone && req.Token.Kind != rdp.TokenCookie {
 		attrs = append(attrs, slog.String("token", req.Token.Raw))

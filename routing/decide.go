@@ -58,6 +58,10 @@ type Decision struct {
 	Key string
 	// Pool is the chosen pool ("" when none was chosen).
 	Pool string
+	// Ambiguous is set when a truncated login designated several users
+	// that the rules send to different pools: the `ambiguous` policy
+	// decided (counted by the appliance).
+	Ambiguous bool
 	// Rule is the matching rule's name, or RuleDefault, RuleNoCookie or
 	// RuleMSTSToken.
 	Rule string
@@ -112,6 +116,7 @@ func (t *Table) Decide(req Request) Decision {
 	if agree {
 		explainMatch(&b, first, pool)
 	} else {
+		d.Ambiguous = true
 		t.explainAmbiguous(&b, &req, ids)
 		switch t.ambiguous {
 		case PolicyReject:

@@ -178,6 +178,9 @@ func TestDecideAmbiguous(t *testing.T) {
 				t.Errorf("got key=%q pool=%q rule=%q err=%v; want %q %q %q %v\nwhy: %s", d.Key, d.Pool, d.Rule, d.Err,
 					tc.key, tc.pool, tc.rule, tc.err, d.Why)
 			}
+			if wantAmb := strings.HasPrefix(tc.name, "disagree"); d.Ambiguous != wantAmb {
+				t.Errorf("Ambiguous = %v, want %v", d.Ambiguous, wantAmb)
+			}
 			if tc.err != nil && !strings.Contains(d.Why, "different pools") {
 				t.Errorf("why = %q", d.Why)
 			}
