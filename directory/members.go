@@ -60,6 +60,12 @@ func walkMembers(s searcher, cfg Config, dn string, fn memberFunc) error {
 			req := ldap.NewSearchRequest(cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 				f.String(), []string{attrClass, attrSAM, attrUPN, attrUAC}, nil)
 			err := pagedSearch(s, req, cfg.PageSize, func(e *ldap.Entry) error {
+				if !inBatch(e.DN, batch) {
+					// Servers where distinguishedName is the supertype of
+					// member (OpenLDAP) also return the groups listing
+					// the DN: not members.
+					return nil
+				}
 				classes := lower(e.GetAttributeValues(attrClass))
 				switch {
 				case slices.Contains(classes, "group"):
@@ -82,6 +88,25 @@ func walkMembers(s searcher, cfg Config, dn string, fn memberFunc) error {
 		}
 	}
 	return nil
+}
+
+// inBatch reports whether dn is one of batch (compared as DNs).
+func inBatch(dn string, batch []string) bool {
+	for _, m := range batch {
+		if strings.EqualFold(dn, m) {
+			return true
+		}
+	}
+	pd, err := ldap.ParseDN(dn)
+	if err != nil {
+		return false
+	}
+	for _, m := range batch {
+		if pm, err := ldap.ParseDN(m); err == nil && pd.EqualFold(pm) {
+			return true
+		}
+	}
+	return false
 }
 
 // allUsers reports every person account under BaseDN (enabled ones unless
