@@ -26,6 +26,8 @@ type Options struct {
 	// Directory resolves logins to identities and groups. Default: the
 	// static_groups of the configuration.
 	Directory routing.Directory
+	// Affinity overrides the affinity table (tests). Default: none yet.
+	Affinity routing.Affinity
 	// Probe overrides the health probe (tests). Default: routing's.
 	Probe func(ctx context.Context, check, addr string) error
 }
@@ -72,6 +74,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		Logger:    opts.Logger,
 		Now:       opts.Now,
 		Directory: opts.Directory,
+		Affinity:  opts.Affinity,
 		Probe:     opts.Probe,
 	})
 	if err := b.router.Apply(cfg.Routing()); err != nil {

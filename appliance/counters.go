@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"github.com/rdpbroker/rdpbroker/rdp"
@@ -24,13 +25,14 @@ const (
 	RejectAmbiguous                  // truncated cookie, candidates disagree, ambiguous: reject
 	RejectNoServer                   // pool has no available server, or every connect failed
 	RejectLimit                      // global max_sessions reached
+	RejectAffinityDown               // the user's affined server is down, within affinity.down_grace
 	RejectInternal                   // a bug: panic recovered while handling the client
 	numRejects
 )
 
 var rejectNames = [numRejects]string{
 	"tls", "malformed", "timeout", "closed", "no_cookie", "token_refused",
-	"ambiguous", "no_server", "limit", "internal",
+	"ambiguous", "no_server", "limit", "affinity_down", "internal",
 }
 
 func (r Reject) String() string {
@@ -50,7 +52,31 @@ type Counters struct {
 	BytesIn         atomic.Uint64 // client -> server, including the replayed first packet
 	BytesOut        atomic.Uint64 // server -> client
 	Ambiguous       atomic.Uint64 // truncated cookies whose candidate users disagreed on the pool
+	affinity        sync.Map      // routing.Affinity* outcome -> *atomic.Uint64
 	rejects         [numRejects]atomic.Uint64
+}
+
+// countAffinity counts one decision's affinity outcome.
+func (c *Counters) countAffinity(outcome string) {
+	if outcome == routing.AffinityNone {
+		return
+	}
+	v, ok := c.affinity.Load(outcome)
+	if !ok {
+		v, _ = c.affinity.LoadOrStore(outcome, new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Add(1)
+}
+
+// AffinityOutcomes returns how many decisions had each affinity outcome
+// (routing.Affinity* constants).
+func (c *Counters) AffinityOutcomes() map[string]uint64 {
+	out := make(map[string]uint64)
+	c.affinity.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	return out
 }
 
 // Rejected returns how many clients were closed for reason r.
@@ -98,6 +124,8 @@ func classifyDecision(err error) Reject {
 		return RejectTokenRefused
 	case errors.Is(err, routing.ErrAmbiguous):
 		return RejectAmbiguous
+	case errors.Is(err, routing.ErrAffinityDown):
+		return RejectAffinityDown
 	}
 	return RejectNoServer
 }

@@ -76,6 +76,7 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 	if d.Ambiguous {
 		b.counters.Ambiguous.Add(1)
 	}
+	b.counters.countAffinity(d.Affinity)
 	attrs := make([]slog.Attr, 0, 16)
 	if req.Token.Kind != rdp.TokenNone && req.Token.Kind != rdp.TokenCookie {
 		attrs = append(attrs, slog.String("token", req.Token.Raw))
@@ -84,6 +85,9 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 		slog.String("cookie", req.Cookie), slog.String("login", d.Key),
 		slog.String("rule", d.Rule), slog.String("pool", d.Pool),
 	)
+	if d.Affinity != routing.AffinityNone {
+		attrs = append(attrs, slog.String("affinity", d.Affinity))
+	}
 	if d.Err != nil {
 		b.refuse(client, classifyDecision(d.Err), d.Err, append(attrs, slog.String("why", d.Why))...)
 		return
@@ -100,6 +104,7 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 		return
 	}
 	defer srv.Release()
+	b.router.Placed(d, srv)
 	connected := b.now()
 	s := &session{id: b.nextID.Add(1), client: client, server: conn}
 	if !b.track(s) { // the broker is stopping: it takes no new sessions

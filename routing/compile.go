@@ -21,6 +21,8 @@ type Options struct {
 	// Directory resolves logins. Default: a StaticDirectory of the
 	// configuration's static_groups and of the logins its rules list.
 	Directory Directory
+	// Affinity is the affinity table Decide consults. Default: none.
+	Affinity Affinity
 	// ReadFile reads logins files. Default os.ReadFile.
 	ReadFile func(name string) ([]byte, error)
 }
@@ -129,6 +131,10 @@ func compile(cfg Config, opts Options, prev *Table) (*Table, error) {
 	}
 	t.static = NewStaticDirectory(cfg.StaticGroups, allLogins)
 	t.dir = opts.Directory
+	t.aff, t.downGrace = opts.Affinity, cfg.DownGrace
+	if t.downGrace <= 0 {
+		t.downGrace = DefaultDownGrace
+	}
 	if t.dir == nil {
 		t.dir = t.static
 	}

@@ -37,6 +37,10 @@ type Config struct {
 	// Directory used when none is given (until the LDAP sync exists).
 	// Group names compare case-insensitively.
 	StaticGroups map[string][]string `mapstructure:"static_groups"`
+	// DownGrace is how long a user's affined server may be down before the
+	// user is balanced elsewhere (the appliance takes it from
+	// affinity.down_grace). 0 means DefaultDownGrace (5m).
+	DownGrace time.Duration `mapstructure:"-"`
 }
 
 // PassiveConfig is passive failure tracking: a server whose connects fail

@@ -62,6 +62,9 @@ type Decision struct {
 	// that the rules send to different pools: the `ambiguous` policy
 	// decided (counted by the appliance).
 	Ambiguous bool
+	// Affinity says how the user's affinity entry weighed (Affinity*
+	// constants; AffinityNone without one).
+	Affinity string
 	// Rule is the matching rule's name, or RuleDefault, RuleNoCookie or
 	// RuleMSTSToken.
 	Rule string
@@ -142,6 +145,10 @@ func (t *Table) Decide(req Request) Decision {
 		d.Rule = RuleNoCookie
 	default:
 		d.Rule = RuleDefault
+	}
+	if t.aff != nil && d.Key != "" && t.decideAffinity(&req, &d, pool, &b) {
+		d.Why = b.String()
+		return d
 	}
 	cands := pool.policy.Order(pool.Servers, req.Now, make([]*Server, 0, len(pool.Servers)))
 	if n := 1 + t.retries; len(cands) > n {

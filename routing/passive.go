@@ -11,6 +11,9 @@ func (s *Server) ReportConnectFailure(now time.Time) {
 		return
 	}
 	if n := s.st.fails.Add(1); n >= int64(s.maxFails) {
+		if !s.passivelyFailed(now) {
+			s.st.passiveDownAt.Store(now.UnixNano())
+		}
 		s.st.downUntil.Store(now.Add(s.failTimeout).UnixNano())
 	}
 }

@@ -22,6 +22,8 @@ type RouterOptions struct {
 	// Directory resolves logins. Default: each configuration's static
 	// groups (see Options.Directory). SetDirectory replaces it.
 	Directory Directory
+	// Affinity is the affinity table decisions consult (nil: none).
+	Affinity Affinity
 	// Probe runs active health checks. Default: rdp.Probe for "rdp" and a
 	// TCP connect for "tcp".
 	Probe ProbeFunc
@@ -37,6 +39,7 @@ type Router struct {
 	table   atomic.Pointer[Table]
 	applyMu sync.Mutex // serialises Apply and SetDirectory; protects dir
 	dir     Directory
+	aff     Affinity
 
 	mu       sync.Mutex // protects following fields
 	runCtx   context.Context
@@ -49,7 +52,7 @@ type Router struct {
 // NewRouter returns a Router without a table: Apply one before deciding.
 func NewRouter(opts RouterOptions) *Router {
 	r := &Router{
-		log: opts.Logger, now: opts.Now, dir: opts.Directory, probe: opts.Probe,
+		log: opts.Logger, now: opts.Now, dir: opts.Directory, aff: opts.Affinity, probe: opts.Probe,
 		checkers: make(map[*serverState]*checker),
 		stop:     make(chan struct{}),
 	}
@@ -74,7 +77,7 @@ func NewRouter(opts RouterOptions) *Router {
 func (r *Router) Apply(cfg Config) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
-	t, err := compile(cfg, Options{Now: r.now, Directory: r.dir}, r.table.Load())
+	t, err := compile(cfg, Options{Now: r.now, Directory: r.dir, Affinity: r.aff}, r.table.Load())
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,9 @@ type serverState struct {
 	fails     atomic.Int64 // passive: consecutive failed connects
 	downUntil atomic.Int64 // passive: unix nanoseconds; 0 = not failed
 
+	activeDownAt  atomic.Int64 // unix ns the active check marked it down
+	passiveDownAt atomic.Int64 // unix ns the current passive failure began
+
 	mu        sync.Mutex // protects following fields
 	lastCheck time.Time
 	lastErr   string
@@ -190,6 +193,7 @@ func (st *serverState) record(err error, at time.Time, rise, fall int) (changed,
 	st.failRun++
 	st.okRun = 0
 	if healthy && st.failRun >= fall {
+		st.activeDownAt.Store(at.UnixNano())
 		st.down.Store(true)
 		return true, false
 	}

@@ -21,9 +21,11 @@ type Table struct {
 	serverByAddr map[netip.AddrPort]*Server // servers with an IP address
 	rules        []*rule
 
-	dir    Directory
-	static *StaticDirectory // from the configuration; dir unless one was given
-	now    func() time.Time
+	dir       Directory
+	aff       Affinity // nil: no affinity
+	downGrace time.Duration
+	static    *StaticDirectory // from the configuration; dir unless one was given
+	now       func() time.Time
 }
 
 // Pool is a compiled pool. Its fields must not be modified.
