@@ -282,3 +282,6 @@ func deadURL(t *testing.T) string {
 	l.Close()
 	return "ldaps://" + addr
 }
+
+// RequireDC gives the external test package the package's DC.
+var RequireDC = requireDC
