@@ -47,8 +47,14 @@
 // through the rules to the default pool; otherwise the Directory resolves
 // the login to identities (several for a truncated mstsc cookie), each
 // identity takes the first matching rule, and if they disagree the
-// ambiguous policy decides. The pool's Policy then orders its available
-// servers.
+// ambiguous policy decides. Then the Affinity table, if any, is asked for
+// the user's server: an entry whose server is in the chosen pool and up
+// wins over balancing (also while the server drains: returning users
+// reach their sessions); maintenance, a removed server or a server of
+// another pool drop the entry; a server down for less than down_grace
+// refuses the client at once (its session may come back), after that the
+// user is balanced and the entry rewritten (Router.Placed after connect).
+// Otherwise the pool's Policy orders its available servers.
 //
 // Reloads compile a new immutable Table and swap it atomically; servers
 // that keep their pool, name and address keep their live state. The
