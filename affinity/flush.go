@@ -1,0 +1,187 @@
+package affinity
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// persister writes the table's pending changes to its store.
+type persister struct {
+	t  *Table
+	st *boltStore
+
+	mu                sync.Mutex // serialises flushes; protects following fields
+	flushes           uint64
+	flushErrors       uint64
+	lastErr           error
+	lastErrAt         time.Time
+	lastErrLogged     time.Time
+	lastFlush         time.Time
+	lastFlushDuration time.Duration
+	lastFlushSize     int
+	closed            bool
+}
+
+func newPersister(t *Table, st *boltStore) *persister { return &persister{t: t, st: st} }
+
+// errorLogEvery limits repeated flush error logs (the count is in Stats).
+const errorLogEvery = time.Minute
+
+// flush writes every change pending now in one fsynced transaction. On
+// failure the changes stay pending (newer ones win) for the next attempt.
+func (p *persister) flush() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("affinity: flush %s: store closed", p.st.path)
+	}
+	t := p.t
+	t.pmu.Lock()
+	batch := t.pending
+	if len(batch) == 0 {
+		t.pmu.Unlock()
+		return nil
+	}
+	t.pending = make(map[string]pendingOp, len(batch))
+	t.pmu.Unlock()
+
+	start := time.Now()
+	err := p.st.write(batch)
+	now := time.Now()
+	if err != nil {
+		t.pmu.Lock()
+		for k, op := range batch {
+			if _, newer := t.pending[k]; !newer {
+				t.pending[k] = op
+			}
+		}
+		t.pmu.Unlock()
+		err = fmt.Errorf("affinity: flush %s: %w", p.st.path, err)
+		p.flushErrors++
+		if p.lastErr == nil || p.lastErr.Error() != err.Error() || now.Sub(p.lastErrLogged) >= errorLogEvery {
+			t.log.Error("affinity: cannot write the store; serving from memory, will retry",
+				"err", err, "pending", len(batch), "errors", p.flushErrors)
+			p.lastErrLogged = now
+		}
+		p.lastErr, p.lastErrAt = err, now
+		return err
+	}
+	if p.lastErr != nil {
+		t.log.Info("affinity: store writable again", "path", p.st.path, "failed_flushes", p.flushErrors)
+		p.lastErr = nil
+	}
+	p.flushes++
+	p.lastFlush, p.lastFlushDuration, p.lastFlushSize = now, now.Sub(start), len(batch)
+	return nil
+}
+
+// startBackground runs the flusher and the pruner until Close.
+func (t *Table) startBackground() {
+	t.stop = make(chan struct{})
+	t.done = make(chan struct{})
+	go t.background()
+}
+
+func (t *Table) background() {
+	defer close(t.done)
+	flush := time.NewTicker(t.cfg.FlushInterval)
+	defer flush.Stop()
+	prune := time.NewTicker(t.cfg.PruneInterval)
+	defer prune.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-flush.C:
+			if t.persist != nil {
+				t.persist.flush() // logged and counted inside
+			}
+		case <-prune.C:
+			if n := t.prune(); n > 0 {
+				t.log.Debug("affinity: pruned expired entries", "count", n)
+			}
+		}
+	}
+}
+
+// Flush writes every change made so far to disk now (fsynced) and
+// returns when it is durable. The flusher does the same every
+// FlushInterval; Flush is for shutdown paths and tests.
+func (t *Table) Flush() error {
+	if t.persist == nil {
+		return nil
+	}
+	return t.persist.flush()
+}
+
+// Prune removes expired entries and tombstones now (the table does it
+// every PruneInterval) and returns how many it removed.
+func (t *Table) Prune() int { return t.prune() }
+
+// Close stops the flusher, writes the last changes and closes the store.
+// The table still answers lookups afterwards but persists nothing.
+func (t *Table) Close() error {
+	t.closeOnce.Do(func() {
+		close(t.stop)
+		<-t.done
+		if t.persist == nil {
+			return
+		}
+		t.closeErr = t.persist.flush()
+		t.persist.mu.Lock()
+		defer t.persist.mu.Unlock()
+		t.persist.closed = true
+		if err := t.persist.st.close(); err != nil && t.closeErr == nil {
+			t.closeErr = fmt.Errorf("affinity: close %s: %w", t.persist.st.path, err)
+		}
+	})
+	return t.closeErr
+}
+
+// Stats describes the table and its persistence.
+type Stats struct {
+	Entries           int           // live entries and expired ones not yet pruned
+	Tombstones        int           // deletes kept until they expire
+	PendingWrites     int           // changes not yet on disk
+	Flushes           uint64        // successful flushes
+	FlushErrors       uint64        // failed flushes (retried)
+	LastFlushError    string        // empty once a flush succeeded again
+	LastFlushErrorAt  time.Time     //
+	LastFlush         time.Time     //
+	LastFlushDuration time.Duration // write + fsync
+	LastFlushSize     int           // changes in the last flush
+	StoreBytes        int64         // size of the store file
+	ReplicationDrops  uint64        // local changes not queued for peers (queue full; anti-entropy repairs)
+}
+
+// Stats returns a snapshot of the counters.
+func (t *Table) Stats() Stats {
+	var s Stats
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		s.Entries += len(sh.m) - sh.tombs
+		s.Tombstones += sh.tombs
+		sh.mu.RUnlock()
+	}
+	t.pmu.Lock()
+	s.PendingWrites = len(t.pending)
+	t.pmu.Unlock()
+	s.ReplicationDrops = t.outDrops.Load()
+	if p := t.persist; p != nil {
+		p.mu.Lock()
+		s.Flushes, s.FlushErrors = p.flushes, p.flushErrors
+		if p.lastErr != nil {
+			s.LastFlushError = p.lastErr.Error()
+		}
+		s.LastFlushErrorAt, s.LastFlush = p.lastErrAt, p.lastFlush
+		s.LastFlushDuration, s.LastFlushSize = p.lastFlushDuration, p.lastFlushSize
+		closed := p.closed
+		p.mu.Unlock()
+		if !closed {
+			s.StoreBytes = p.st.size()
+		}
+	}
+	return s
+}
