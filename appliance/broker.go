@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rdpbroker/rdpbroker/affinity"
 	"github.com/rdpbroker/rdpbroker/routing"
 )
 
@@ -26,7 +27,8 @@ type Options struct {
 	// Directory resolves logins to identities and groups. Default: the
 	// static_groups of the configuration.
 	Directory routing.Directory
-	// Affinity overrides the affinity table (tests). Default: none yet.
+	// Affinity overrides the affinity table (tests). Default: the table
+	// persisted in state_dir/affinity.db, replicated to the peers.
 	Affinity routing.Affinity
 	// Probe overrides the health probe (tests). Default: routing's.
 	Probe func(ctx context.Context, check, addr string) error
@@ -53,6 +55,9 @@ type Broker struct {
 	pending atomic.Int64 // clients whose first packet is being read
 	ready   chan struct{}
 	dir     dirSync // the directory sync (none without directory.urls)
+
+	aff  *affinity.Table      // the persisted affinity table (nil with Options.Affinity)
+	repl *affinity.Replicator // its replication (nil without peers)
 }
 
 // New builds a broker for a validated configuration. It does not listen yet.
@@ -70,14 +75,23 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		sessions: make(map[uint64]*session),
 		ready:    make(chan struct{}),
 	}
+	aff := opts.Affinity
+	if aff == nil {
+		t, err := b.openAffinity(cfg)
+		if err != nil {
+			return nil, err
+		}
+		b.aff, aff = t, t
+	}
 	b.router = routing.NewRouter(routing.RouterOptions{
 		Logger:    opts.Logger,
 		Now:       opts.Now,
 		Directory: opts.Directory,
-		Affinity:  opts.Affinity,
+		Affinity:  aff,
 		Probe:     opts.Probe,
 	})
 	if err := b.router.Apply(cfg.Routing()); err != nil {
+		b.closeAffinity()
 		return nil, fmt.Errorf("appliance: routing: %w", err)
 	}
 	b.setConfig(cfg)
@@ -135,6 +149,7 @@ func (b *Broker) Reload(cfg Config) error {
 			"old", old.Listen, "new", cfg.Listen)
 		cfg.Listen = old.Listen
 	}
+	b.reloadAffinity(old, cfg)
 	b.setConfig(cfg)
 	b.dir.reload(cfg)
 	return nil
@@ -168,6 +183,13 @@ func (b *Broker) Run(ctx context.Context) error {
 	rctx, stopRouter := context.WithCancel(ctx)
 	routerDone := make(chan struct{})
 	go func() { defer close(routerDone); b.router.Run(rctx) }()
+	if err := b.startReplication(rctx, b.Config()); err != nil {
+		stopRouter()
+		<-routerDone
+		b.router.Close()
+		b.closeAffinity()
+		return err
+	}
 	b.dir.run(rctx)
 	b.log.Info("listening", "addr", ln.Addr().String())
 	close(b.ready)
@@ -184,6 +206,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	stopRouter()
 	<-routerDone
 	b.router.Close()
+	b.closeAffinity()
 	return err
 }
 

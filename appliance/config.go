@@ -10,6 +10,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 
+	"github.com/rdpbroker/rdpbroker/affinity"
 	"github.com/rdpbroker/rdpbroker/directory"
 	"github.com/rdpbroker/rdpbroker/routing"
 )
@@ -64,6 +65,13 @@ type Config struct {
 	// Directory is the Active Directory group sync (see directory.Config);
 	// without directory.urls, rules' groups come from static_groups.
 	Directory directory.Config `mapstructure:"directory"`
+
+	// Affinity is the login -> server table (see affinity.Config): expire
+	// (8h), down_grace (5m), flush_interval (100ms), ...
+	Affinity affinity.Config `mapstructure:"affinity"`
+	// Peers replicates the affinity table to the other brokers (see
+	// affinity.PeersConfig); empty: a single broker.
+	Peers affinity.PeersConfig `mapstructure:"peers"`
 }
 
 // KeepaliveConfig is TCP keepalive for client and server connections.
@@ -102,6 +110,8 @@ func DefaultConfig() Config {
 		Retries:          rc.Retries,
 		Passive:          rc.Passive,
 		Directory:        directory.DefaultConfig(),
+		Affinity:         affinity.DefaultConfig(),
+		Peers:            affinity.DefaultPeersConfig(),
 	}
 }
 
@@ -116,6 +126,7 @@ func (c Config) Routing() routing.Config {
 		Pools:        c.Pools,
 		Rules:        c.Rules,
 		StaticGroups: c.StaticGroups,
+		DownGrace:    c.Affinity.DownGrace,
 	}
 }
 
@@ -145,6 +156,11 @@ func LoadConfig(path string) (Config, error) {
 		"directory.sync_timeout": def.Directory.SyncTimeout, "directory.page_size": def.Directory.PageSize,
 		"directory.index_all_users": def.Directory.IndexAllUsers, "directory.shrink_guard": def.Directory.ShrinkGuard,
 		"directory.shrink_guard_min": def.Directory.ShrinkGuardMin,
+		"affinity.expire":            def.Affinity.Expire, "affinity.down_grace": def.Affinity.DownGrace,
+		"affinity.flush_interval": def.Affinity.FlushInterval, "affinity.prune_interval": def.Affinity.PruneInterval,
+		"affinity.refresh_after":   def.Affinity.RefreshAfter,
+		"peers.push_pull_interval": def.Peers.PushPullInterval, "peers.gossip_interval": def.Peers.GossipInterval,
+		"peers.join_retry_interval": def.Peers.JoinRetryInterval, "peers.max_peer_queue": def.Peers.MaxPeerQueue,
 	} {
 		v.SetDefault(k, val)
 	}
@@ -211,6 +227,12 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Directory.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Affinity.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Peers.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.checkGroups()...)

@@ -1,0 +1,76 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+
+	"github.com/rdpbroker/rdpbroker/affinity"
+)
+
+// AffinityFile is the affinity store's name in state_dir.
+const AffinityFile = "affinity.db"
+
+// openAffinity opens the persisted affinity table of cfg: lookups answer
+// at once from what the store held (entries older than the flush window
+// survive a crash). A store locked by another process is an error; an
+// unreadable one is moved aside by affinity.Open and the broker starts
+// with an empty table.
+func (b *Broker) openAffinity(cfg Config) (*affinity.Table, error) {
+	t, err := affinity.Open(filepath.Join(cfg.StateDir, AffinityFile), cfg.Affinity, affinity.Options{
+		Logger: b.log, Now: b.now, Node: cfg.Peers.Node,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("appliance: %w", err)
+	}
+	b.log.Info("affinity table loaded", "path", filepath.Join(cfg.StateDir, AffinityFile), "entries", t.Len(),
+		"expire", cfg.Affinity.Expire, "down_grace", cfg.Affinity.DownGrace)
+	return t, nil
+}
+
+// startReplication joins the peers of cfg (if any) under ctx.
+func (b *Broker) startReplication(ctx context.Context, cfg Config) error {
+	if b.aff == nil || !cfg.Peers.Enabled() {
+		return nil
+	}
+	r, err := affinity.StartReplication(ctx, b.aff, cfg.Peers, b.log)
+	if err != nil {
+		return fmt.Errorf("appliance: affinity replication: %w", err)
+	}
+	b.repl = r
+	return nil
+}
+
+// closeAffinity stops replication and flushes and closes the table.
+func (b *Broker) closeAffinity() {
+	if b.repl != nil {
+		b.repl.Close()
+		b.repl = nil
+	}
+	if b.aff != nil {
+		if err := b.aff.Close(); err != nil {
+			b.log.Error("affinity: final flush failed", "err", err)
+		}
+		b.aff = nil
+	}
+}
+
+// reloadAffinity: the affinity and peers settings apply at start only
+// (the store and the peer listener stay open across reloads); down_grace
+// applies at once through the routing configuration.
+func (b *Broker) reloadAffinity(old, cfg Config) {
+	oa, na := old.Affinity, cfg.Affinity
+	oa.DownGrace, na.DownGrace = 0, 0
+	if !reflect.DeepEqual(oa, na) || !reflect.DeepEqual(old.Peers, cfg.Peers) {
+		b.log.Warn("affinity and peers settings other than down_grace apply after a restart; keeping the running ones")
+	}
+}
+
+// Affinity returns the broker's affinity table (nil when the broker was
+// given another via Options.Affinity): list, get, set, delete, clear a
+// server, for the admin API.
+func (b *Broker) Affinity() *affinity.Table { return b.aff }
+
+// Replication returns the replication state (nil without peers).
+func (b *Broker) Replication() *affinity.Replicator { return b.repl }
