@@ -2,6 +2,15 @@ package appliance
 
 // The data path: dial a server and replay the first packet, then copy both
 // directions between the two raw TCP connections.
+//
+// Each direction starts in "small" mode, as HAProxy does by default: it
+// waits for the source to be readable holding nothing, reads what is there
+// into a pooled buffer, writes it and gives the buffer back. The handshake's
+// packets (Connection Confirm, TLS, CredSSP) and interactive traffic cost a
+// read and a write each, no pipe, and an idle direction holds no buffer and
+// no descriptor. The first read that fills the buffer means bulk data: the
+// direction hands over to io.Copy between the raw *net.TCPConns, which
+// splices on Linux, for the rest of the session.
 
 import (
 	"context"
@@ -10,11 +19,36 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
+// keepaliveDelay is how long after the dial the server connection gets its
+// keep-alive settings. Keep-alive only matters after minutes of silence,
+// and most connections (health probes, refused logins, scanners through
+// the broker) are gone before then: setting it later saves four
+// setsockopt calls per short connection and delays the first probe by at
+// most this.
+const keepaliveDelay = time.Second
+
+// plainDialer caches the last dialer given to dialAndReplay and its copy
+// without keep-alive (a reload swaps the dialer; one entry is enough).
+var plainDialer atomic.Pointer[[2]*net.Dialer]
+
+func withoutKeepalive(d *net.Dialer) *net.Dialer {
+	if p := plainDialer.Load(); p != nil && p[0] == d {
+		return p[1]
+	}
+	nd := *d
+	nd.KeepAlive = -1
+	nd.KeepAliveConfig = net.KeepAliveConfig{}
+	plainDialer.Store(&[2]*net.Dialer{d, &nd})
+	return &nd
+}
+
 func dialAndReplay(ctx context.Context, d *net.Dialer, addr string, first []byte) (*net.TCPConn, error) {
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := withoutKeepalive(d).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -22,6 +56,16 @@ func dialAndReplay(ctx context.Context, d *net.Dialer, addr string, first []byte
 	if !ok {
 		c.Close()
 		return nil, fmt.Errorf("dial %s: not a TCP connection", addr)
+	}
+	// What the dialer would have set at once (see net.Dialer.KeepAlive);
+	// on a connection closed meanwhile this is a harmless error.
+	switch ka := d.KeepAliveConfig; {
+	case ka.Enable:
+		time.AfterFunc(keepaliveDelay, func() { tc.SetKeepAliveConfig(ka) })
+	case d.KeepAlive >= 0:
+		time.AfterFunc(keepaliveDelay, func() {
+			tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: d.KeepAlive, Interval: d.KeepAlive})
+		})
 	}
 	tc.SetWriteDeadline(time.Now().Add(d.Timeout))
 	if _, err := tc.Write(first); err != nil {
@@ -33,36 +77,104 @@ func dialAndReplay(ctx context.Context, d *net.Dialer, addr string, first []byte
 }
 
 // spliceSession copies both directions between two raw TCP connections
-// (io.Copy on *net.TCPConn uses splice(2) on Linux: no wrapper may sit on
-// either side). A clean EOF half-closes the other side; an error closes
-// both. It returns the bytes each way and which side ended first.
+// (see the top of the file: small packets through a pooled buffer, bulk
+// through io.Copy, which splices). A clean EOF half-closes the other side;
+// an error closes both. It returns the bytes each way and which side ended
+// first.
 func spliceSession(client, server *net.TCPConn, halfClose time.Duration) (in, out int64, cause string) {
-	var once sync.Once
+	var (
+		once  sync.Once
+		ended atomic.Int32 // directions that have ended
+	)
 	first := func(c string) { once.Do(func() { cause = c }) }
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		in = copyHalf(server, client, halfClose, func(err error) { first(endCause("client", err)) })
+		in = copyHalf(server, client, halfClose, &ended, func(err error) { first(endCause("client", err)) })
 	}()
-	out = copyHalf(client, server, halfClose, func(err error) { first(endCause("server", err)) })
+	out = copyHalf(client, server, halfClose, &ended, func(err error) { first(endCause("server", err)) })
 	<-done
 	return in, out, cause
 }
 
 // copyHalf copies src to dst until src ends, then half-closes dst (clean
 // EOF) and gives the other direction halfClose to finish, or closes both
-// (error).
-func copyHalf(dst, src *net.TCPConn, halfClose time.Duration, ended func(error)) int64 {
-	n, err := io.Copy(dst, src)
-	ended(err)
-	if err == nil {
-		dst.CloseWrite()
-		dst.SetReadDeadline(time.Now().Add(halfClose))
-	} else {
+// (error). When the other direction has already ended, the session is over
+// and the caller's close sends the FIN: no half-close then.
+func copyHalf(dst, src *net.TCPConn, halfClose time.Duration, ended *atomic.Int32, end func(error)) int64 {
+	n, err := copyConn(dst, src)
+	end(err)
+	last := ended.Add(1) == 2
+	switch {
+	case err != nil:
 		src.Close()
 		dst.Close()
+	case !last:
+		dst.CloseWrite()
+		dst.SetReadDeadline(time.Now().Add(halfClose))
 	}
 	return n
+}
+
+// smallBufSize is the pooled buffer of the small mode: a TLS record fits.
+const smallBufSize = 16 << 10
+
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallBufSize); return &b }}
+
+// copyConn copies src to dst like io.Copy (nil error at EOF): small reads
+// through a pooled buffer, and from the first read that fills it, io.Copy
+// between the raw connections (splice).
+func copyConn(dst, src *net.TCPConn) (int64, error) {
+	rc, err := src.SyscallConn()
+	if err != nil {
+		return io.Copy(dst, src)
+	}
+	var written int64
+	for {
+		var (
+			buf  *[]byte
+			n    int
+			rerr error
+		)
+		// Wait for readability holding no buffer: take one only to read,
+		// give it back when there was nothing.
+		err := rc.Read(func(fd uintptr) bool {
+			b := smallBufs.Get().(*[]byte)
+			for {
+				n, rerr = syscall.Read(int(fd), *b)
+				if rerr != syscall.EINTR {
+					break
+				}
+			}
+			if rerr == syscall.EAGAIN {
+				smallBufs.Put(b)
+				return false
+			}
+			buf = b
+			return true
+		})
+		if err != nil { // closed or read deadline
+			return written, err
+		}
+		if rerr != nil {
+			smallBufs.Put(buf)
+			return written, &net.OpError{Op: "read", Net: "tcp", Source: src.LocalAddr(), Addr: src.RemoteAddr(), Err: rerr}
+		}
+		if n <= 0 {
+			smallBufs.Put(buf)
+			return written, nil // EOF
+		}
+		m, werr := dst.Write((*buf)[:n])
+		written += int64(m)
+		smallBufs.Put(buf)
+		if werr != nil {
+			return written, werr
+		}
+		if n == smallBufSize { // bulk: splice from here on
+			m, err := io.Copy(dst, src)
+			return written + m, err
+		}
+	}
 }
 
 func endCause(side string, err error) string {
