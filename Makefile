@@ -43,10 +43,14 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
 	  done; done
 
-# bench: rdpbroker vs HAProxy 2.6 vs a direct connection, in one run.
+# bench: rdpbroker vs HAProxy 2.6 vs a direct connection, in one run (~6 min),
+# report written to docs/benchmarks.md. A quick subset while developing:
+#   make bench BENCHFLAGS="-only connrate,bulk -duration 2s -repeat 1" BENCHOUT=
+BENCHFLAGS ?=
+BENCHOUT ?= docs/benchmarks.md
 bench: build
 	scripts/install-bench-deps.sh
-	$(GO) run ./cmd/rdpbench -out docs/benchmarks.md
+	$(GO) run ./cmd/rdpbench $(if $(BENCHOUT),-out $(BENCHOUT)) $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BIN)

@@ -3,10 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -48,21 +46,15 @@ backend bk_rdp
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "haproxy.log"))
+	logPath := filepath.Join(dir, "haproxy.log")
+	// -db: foreground, no daemon; one process, one thread per CPU (2.6's default).
+	p, err := startProcess("haproxy", addr, logPath, bin, "-db", "-f", cfg)
 	if err != nil {
 		return nil, err
 	}
-	// -db: foreground, no daemon; one process, one thread per CPU (2.6's default).
-	cmd := exec.Command(bin, "-db", "-f", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	p := &process{name: "haproxy", addr: addr, cmd: cmd}
 	if err := waitPort(addr, 10*time.Second); err != nil {
 		p.Stop()
-		return nil, fmt.Errorf("haproxy did not listen (log %s): %w", logf.Name(), err)
+		return nil, fmt.Errorf("haproxy did not listen (log %s): %w", logPath, err)
 	}
 	return p, nil
 }

@@ -12,16 +12,40 @@ import (
 	"github.com/rdpbroker/rdpbroker/rdp"
 )
 
-// cell is one measurement: a target, a client count, one repetition.
+// cell is one measurement: a target, a workload parameter, one
+// repetition. Each workload fills the fields it measures.
 type cell struct {
-	conns    int
+	conns    int // successful connections in the measured window
 	errors   int64
 	elapsed  time.Duration
 	p50, p99 time.Duration
 	cpu      float64 // proxy CPU seconds during the measured window
+
+	bytes int64 // bulk: bytes moved in the window
+
+	sessions       int     // idle: sessions held
+	rssPerSession  float64 // idle: RSS growth per session, bytes
+	fdsPerSession  float64 // idle: descriptors per session
+	rssBase, rssAt int64   // idle: RSS before and with the sessions
+
+	reconnects, violations int // sticky
+
+	firstErr string // the first error seen, for the progress line
 }
 
 func (c cell) rate() float64 { return float64(c.conns) / c.elapsed.Seconds() }
+
+// mbps is the bulk throughput in MB/s (10^6 bytes).
+func (c cell) mbps() float64 { return float64(c.bytes) / 1e6 / c.elapsed.Seconds() }
+
+// percentiles sorts lat and returns its p50 and p99.
+func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
+	if len(lat) == 0 {
+		return 0, 0
+	}
+	slices.Sort(lat)
+	return lat[len(lat)/2], lat[len(lat)*99/100]
+}
 
 // connRate runs n closed-loop clients against addr for warmup+d and
 // measures the last d.
@@ -66,12 +90,8 @@ func connRate(t target, n int, warmup, d time.Duration, logins [][]byte) cell {
 	for _, l := range lat {
 		all = append(all, l...)
 	}
-	slices.Sort(all)
 	c := cell{conns: len(all), errors: errs.Load(), elapsed: elapsed, cpu: cpu}
-	if len(all) > 0 {
-		c.p50 = all[len(all)/2]
-		c.p99 = all[len(all)*99/100]
-	}
+	c.p50, c.p99 = percentiles(all)
 	return c
 }
 

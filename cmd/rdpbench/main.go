@@ -1,24 +1,38 @@
-// Command rdpbench measures rdpbroker against a direct connection to the
-// same fake RDP farm, in one run, so the ratios are meaningful on a noisy
-// shared machine.
+// Command rdpbench measures rdpbroker against HAProxy and a direct
+// connection to the same fake RDP farm, in one run, so that the ratios are
+// meaningful on a noisy shared machine.
 //
 //	go run ./cmd/rdpbench -broker bin/rdpbroker -out docs/benchmarks.md
+//	go run ./cmd/rdpbench -only connrate,bulk -duration 2s -repeat 1   # quick look
 //
-// Workload "connrate": N closed-loop clients each dial the target, send an
-// X.224 Connection Request with an mstshash cookie, read the Connection
-// Confirm and close. Reported per cell: connections/s, time-to-Connection-
-// Confirm p50/p99 (from dial start), errors, and the proxy process's CPU
-// seconds per 1000 connections. Targets: the direct connection, HAProxy
-// configured the seed's way, and rdpbroker with the equivalent config. Every cell is repeated; the table shows
-// medians with min-max.
+// Workloads (-only picks some):
+//   - connrate: N closed-loop clients each dial the target, send an X.224
+//     Connection Request with an mstshash cookie, read the Connection
+//     Confirm and close: connections/s, time to Connection Confirm p50/p99,
+//     errors, proxy CPU per connection.
+//   - openloop: the same exchange started at a fixed rate whatever the
+//     target's speed; latency from the scheduled start.
+//   - bulk: N sessions moving bytes one way (up: client to server, down:
+//     server to client): MB/s and proxy CPU seconds per GB.
+//   - idle: sessions held idle through a fresh proxy: RSS and descriptors
+//     per session.
+//   - sticky: logins reconnecting: how often a reconnect lands on another
+//     server than the first time.
+//
+// Targets: the direct connection (the physical limit), HAProxy configured
+// the seed's way, and rdpbroker with the equivalent config, each its own
+// process. Every cell is repeated; tables show medians with min-max.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -28,29 +42,75 @@ func run() int {
 	var (
 		broker   = flag.String("broker", "bin/rdpbroker", "rdpbroker binary")
 		haproxy  = flag.String("haproxy", "/usr/sbin/haproxy", "HAProxy binary (\"\" to leave HAProxy out)")
-		clients  = flag.String("clients", "16,64", "comma-separated closed-loop client counts")
+		only     = flag.String("only", strings.Join(workloads, ","), "comma-separated workloads to run")
+		targets  = flag.String("targets", "direct,haproxy,rdpbroker", "comma-separated targets")
+		clients  = flag.String("clients", "16,64", "connrate: comma-separated closed-loop client counts")
+		rates    = flag.String("rates", "2000,4000", "openloop: comma-separated arrival rates (connections/s)")
+		streams  = flag.String("streams", "1,8", "bulk: comma-separated stream counts")
 		duration = flag.Duration("duration", 4*time.Second, "measured time per cell")
 		warmup   = flag.Duration("warmup", 500*time.Millisecond, "unmeasured time before each cell")
 		repeat   = flag.Int("repeat", 3, "repetitions per cell (median reported)")
 		servers  = flag.Int("servers", 4, "fake terminal servers in the farm")
-		logins   = flag.Int("logins", 1000, "distinct logins cycled by the clients")
+		logins   = flag.Int("logins", 1000, "distinct logins cycled by the connection-rate clients")
+		idleN    = flag.Int("idle", 8000, "idle: sessions held per proxy (2 descriptors each in the proxy and in rdpbench; the cap is 20,000 per process)")
+		stickyL  = flag.Int("sticky-logins", 200, "sticky: logins")
+		stickyR  = flag.Int("sticky-rounds", 5, "sticky: connection rounds per login")
 		out      = flag.String("out", "", "also write the markdown report to this file")
 	)
 	flag.Parse()
-	var ns []int
-	for _, s := range strings.Split(*clients, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 {
-			fmt.Fprintf(os.Stderr, "rdpbench: bad -clients %q\n", *clients)
-			return 2
-		}
-		ns = append(ns, n)
+	bad := func(name, v string) int {
+		fmt.Fprintf(os.Stderr, "rdpbench: bad -%s %q\n", name, v)
+		return 2
 	}
 	b := &bench{
-		brokerBin: *broker, haproxyBin: *haproxy, clients: ns, duration: *duration, warmup: *warmup,
+		brokerBin: *broker, haproxyBin: *haproxy, duration: *duration, warmup: *warmup,
 		repeat: *repeat, servers: *servers, logins: *logins,
+		idleSessions: *idleN, stickyLogins: *stickyL, stickyRounds: *stickyR,
+		progress: func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) },
 	}
+	for _, l := range []struct {
+		name, v string
+		dst     *[]int
+	}{{"clients", *clients, &b.clients}, {"rates", *rates, &b.rates}, {"streams", *streams, &b.streams}} {
+		for _, f := range strings.Split(l.v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				return bad(l.name, l.v)
+			}
+			*l.dst = append(*l.dst, n)
+		}
+	}
+	for _, w := range strings.Split(*only, ",") {
+		if !slices.Contains(workloads, strings.TrimSpace(w)) {
+			return bad("only", *only)
+		}
+		b.only = append(b.only, strings.TrimSpace(w))
+	}
+	for _, t := range strings.Split(*targets, ",") {
+		t = strings.TrimSpace(t)
+		if !slices.Contains([]string{"direct", "haproxy", "rdpbroker"}, t) {
+			return bad("targets", *targets)
+		}
+		if t == "haproxy" && *haproxy == "" {
+			continue
+		}
+		b.targets = append(b.targets, t)
+	}
+	if *repeat < 1 || len(b.targets) == 0 {
+		return bad("repeat", fmt.Sprint(*repeat))
+	}
+	// A signal must not leave HAProxy or rdpbroker behind: deferred Stops
+	// do not run when the process is killed by one.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "rdpbench: %v: stopping the proxies\n", s)
+		stopAll()
+		os.Exit(130)
+	}()
 	report, err := b.run()
+	stopAll()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "rdpbench: %v\n", err)
 		return 1

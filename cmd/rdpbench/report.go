@@ -7,108 +7,182 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
-type bench struct {
-	brokerBin        string
-	haproxyBin       string
-	clients          []int
-	duration, warmup time.Duration
-	repeat, servers  int
-	logins           int
-}
-
-// run starts the farm and the targets, measures every cell, and returns
-// the markdown report.
-func (b *bench) run() (string, error) {
-	var farm []string
-	for i := 0; i < b.servers; i++ {
-		s, err := rdptest.Start(rdptest.Config{Name: fmt.Sprintf("ts%02d", i+1)})
-		if err != nil {
-			return "", fmt.Errorf("farm: %w", err)
-		}
-		defer s.Close()
-		farm = append(farm, s.Addr())
-	}
-	dir, err := os.MkdirTemp("", "rdpbench-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	broker, err := startBroker(b.brokerBin, dir, farm)
-	if err != nil {
-		return "", err
-	}
-	defer broker.Stop()
-	// direct: the client talks to one farm server, the physical limit.
-	targets := []target{direct{addr: farm[0]}}
-	if b.haproxyBin != "" {
-		hp, err := startHAProxy(b.haproxyBin, dir, farm)
-		if err != nil {
-			return "", err
-		}
-		defer hp.Stop()
-		targets = append(targets, hp)
-	}
-	targets = append(targets, broker)
-	logins := crs(b.logins)
-
-	results := map[string]map[int][]cell{}
-	for _, n := range b.clients {
-		for r := 0; r < b.repeat; r++ {
-			for _, t := range targets { // interleaved so drift hits every target alike
-				if results[t.Name()] == nil {
-					results[t.Name()] = map[int][]cell{}
-				}
-				c := connRate(t, n, b.warmup, b.duration, logins)
-				fmt.Fprintf(os.Stderr, "%-10s clients=%-3d rep=%d  %8.0f conn/s  p50=%v p99=%v errors=%d\n",
-					t.Name(), n, r+1, c.rate(), c.p50, c.p99, c.errors)
-				results[t.Name()][n] = append(results[t.Name()][n], c)
-			}
-		}
-	}
-	return format(b, targets, results), nil
-}
-
-func format(b *bench, targets []target, res map[string]map[int][]cell) string {
+// format renders every table: medians of the repetitions with [min-max],
+// and each target's ratio to direct and rdpbroker's ratio to HAProxy, both
+// measured in this run.
+func format(b *bench, res results, took time.Duration) string {
 	var s strings.Builder
 	host, _ := os.Hostname()
-	fmt.Fprintf(&s, "### Connection rate (rdpbench, %s)\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&s, "Machine: %s, %d CPUs, %s. Farm: %d fake RDP servers (in the bench process). "+
-		"Each cell: %v measured after %v warm-up, %d repetitions, median [min-max]. "+
-		"Closed loop: each client dials, sends a Connection Request with an mstshash cookie, reads the Connection Confirm, closes.\n\n",
-		host, runtime.NumCPU(), runtime.Version(), b.servers, b.duration, b.warmup, b.repeat)
-	s.WriteString("| target | clients | conn/s | ratio to direct | ratio to haproxy | CC p50 | CC p99 | errors | proxy CPU s / 1k conn |\n")
-	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, n := range b.clients {
-		rateOf := func(c cell) float64 { return c.rate() }
-		directRate := median(res["direct"][n], rateOf)
-		haproxyRate := median(res["haproxy"][n], rateOf)
-		for _, t := range targets {
-			cells := res[t.Name()][n]
-			rate := median(cells, func(c cell) float64 { return c.rate() })
-			lo, hi := minmax(cells, func(c cell) float64 { return c.rate() })
-			p50 := median(cells, func(c cell) float64 { return float64(c.p50) })
-			p99 := median(cells, func(c cell) float64 { return float64(c.p99) })
-			var errs int64
-			for _, c := range cells {
-				errs += c.errors
-			}
-			cpu := "-"
-			if t.Name() != "direct" {
-				cpu = fmt.Sprintf("%.3f", median(cells, func(c cell) float64 { return 1000 * c.cpu / float64(max(c.conns, 1)) }))
-			}
-			vsHAProxy := "-"
-			if haproxyRate > 0 {
-				vsHAProxy = fmt.Sprintf("%.2f", rate/haproxyRate)
-			}
-			fmt.Fprintf(&s, "| %s | %d | %.0f [%.0f-%.0f] | %.2f | %s | %v | %v | %d | %s |\n", t.Name(), n, rate, lo, hi,
-				rate/directRate, vsHAProxy, time.Duration(p50).Round(time.Microsecond), time.Duration(p99).Round(time.Microsecond), errs, cpu)
-		}
+	fmt.Fprintf(&s, "### rdpbench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&s, "Machine: %s, %d CPUs, %s; run took %v. Farm: %d fake RDP servers in the benchmark process. "+
+		"Each cell: %v measured after %v warm-up, %d repetitions, targets interleaved; median [min-max]. "+
+		"Ratios are medians over medians of the same run.\n\n",
+		host, runtime.NumCPU(), runtime.Version(), took.Round(time.Second), b.servers, b.duration, b.warmup, b.repeat)
+	dur := func(c cell, f func(cell) time.Duration) float64 { return float64(f(c)) }
+	if b.runs("connrate") {
+		s.WriteString("#### Connection rate, closed loop\n\nN clients each dial, send a Connection Request with an mstshash cookie, read the Connection Confirm, close, repeat. " +
+			"Time to Connection Confirm runs from the dial.\n\n")
+		latencyTable(&s, b, res, "connrate", "clients", b.clients, dur)
+	}
+	if b.runs("openloop") {
+		s.WriteString("#### Connection rate, open loop\n\nConnections start at a fixed rate whatever the target's speed (no coordinated omission); " +
+			"time to Connection Confirm runs from the scheduled start; achieved = completed / time until the last completion.\n\n")
+		latencyTable(&s, b, res, "openloop", "offered conn/s", b.rates, dur)
+	}
+	if b.runs("bulk") {
+		bulkTable(&s, b, res)
+	}
+	if b.runs("idle") {
+		idleTable(&s, b, res)
+	}
+	if b.runs("sticky") {
+		stickyTable(&s, b, res)
 	}
 	return s.String()
+}
+
+// ratios returns the "ratio to direct" and "rdpbroker / haproxy" cells
+// for target t, given the median of each target.
+func ratios(t string, med map[string]float64) (string, string) {
+	toDirect, vsHAProxy := "-", "-"
+	if d := med["direct"]; d > 0 && t != "direct" {
+		toDirect = fmt.Sprintf("%.2f", med[t]/d)
+	} else if t == "direct" {
+		toDirect = "1.00"
+	}
+	if h := med["haproxy"]; h > 0 && t == "rdpbroker" {
+		vsHAProxy = fmt.Sprintf("**%.2f**", med[t]/h)
+	}
+	return toDirect, vsHAProxy
+}
+
+// medians returns the median of f over each target's cells for one row.
+func medians(b *bench, res results, w, param string, f func(cell) float64) map[string]float64 {
+	m := map[string]float64{}
+	for _, t := range b.targets {
+		if cells := res[key{w, param, t}]; len(cells) > 0 {
+			m[t] = median(cells, f)
+		}
+	}
+	return m
+}
+
+func rangeOf(cells []cell, f func(cell) float64, unit func(float64) string) string {
+	lo, hi := minmax(cells, f)
+	return fmt.Sprintf("%s [%s-%s]", unit(median(cells, f)), unit(lo), unit(hi))
+}
+
+func ms(v float64) string { return fmt.Sprintf("%.2f", v/1e6) }
+func f0(v float64) string { return fmt.Sprintf("%.0f", v) }
+func f1(v float64) string { return fmt.Sprintf("%.1f", v) }
+func f2(v float64) string { return fmt.Sprintf("%.2f", v) }
+func f3(v float64) string { return fmt.Sprintf("%.3f", v) }
+func errSum(cells []cell) (e int64) {
+	for _, c := range cells {
+		e += c.errors
+	}
+	return e
+}
+
+func latencyTable(s *strings.Builder, b *bench, res results, w, param string, params []int, dur func(cell, func(cell) time.Duration) float64) {
+	fmt.Fprintf(s, "| %s | target | conn/s | ratio to direct | rdpbroker / haproxy | CC p50 ms | CC p99 ms | p99 rdpbroker / haproxy | errors | proxy CPU ms / conn |\n", param)
+	s.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	rate := func(c cell) float64 { return c.rate() }
+	p50 := func(c cell) float64 { return dur(c, func(c cell) time.Duration { return c.p50 }) }
+	p99 := func(c cell) float64 { return dur(c, func(c cell) time.Duration { return c.p99 }) }
+	cpu := func(c cell) float64 { return 1000 * c.cpu / float64(max(c.conns, 1)) }
+	for _, n := range params {
+		p := fmt.Sprint(n)
+		rates, p99s := medians(b, res, w, p, rate), medians(b, res, w, p, p99)
+		for _, t := range b.targets {
+			cells := res[key{w, p, t}]
+			if len(cells) == 0 {
+				continue
+			}
+			toDirect, vsH := ratios(t, rates)
+			p99vs := "-"
+			if h := p99s["haproxy"]; h > 0 && t == "rdpbroker" {
+				p99vs = fmt.Sprintf("**%.2f**", p99s[t]/h)
+			}
+			cpuCell := "-"
+			if t != "direct" {
+				cpuCell = rangeOf(cells, cpu, f3)
+			}
+			fmt.Fprintf(s, "| %d | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", n, t, rangeOf(cells, rate, f0), toDirect, vsH,
+				rangeOf(cells, p50, ms), rangeOf(cells, p99, ms), p99vs, errSum(cells), cpuCell)
+		}
+	}
+	s.WriteString("\n")
+}
+
+func bulkTable(s *strings.Builder, b *bench, res results) {
+	s.WriteString("#### Bulk throughput\n\nN sessions each move bytes as fast as they go after the handshake: " +
+		"up = client to server (the server sinks), down = server to client (the server sources). MB = 10^6 bytes.\n\n")
+	s.WriteString("| direction | streams | target | MB/s | ratio to direct | rdpbroker / haproxy | proxy CPU s / GB | errors |\n")
+	s.WriteString("|---|---:|---|---:|---:|---:|---:|---:|\n")
+	mbps := func(c cell) float64 { return c.mbps() }
+	cpuGB := func(c cell) float64 { return c.cpu / max(float64(c.bytes)/1e9, 1e-9) }
+	for _, dirn := range []string{up, down} {
+		for _, n := range b.streams {
+			p := fmt.Sprintf("%s/%d", dirn, n)
+			med := medians(b, res, "bulk", p, mbps)
+			for _, t := range b.targets {
+				cells := res[key{"bulk", p, t}]
+				if len(cells) == 0 {
+					continue
+				}
+				toDirect, vsH := ratios(t, med)
+				cpuCell := "-"
+				if t != "direct" {
+					cpuCell = rangeOf(cells, cpuGB, f2)
+				}
+				fmt.Fprintf(s, "| %s | %d | %s | %s | %s | %s | %s | %d |\n", dirn, n, t, rangeOf(cells, mbps, f0), toDirect, vsH, cpuCell, errSum(cells))
+			}
+		}
+	}
+	s.WriteString("\n")
+}
+
+func idleTable(s *strings.Builder, b *bench, res results) {
+	fmt.Fprintf(s, "#### Idle sessions\n\n%d sessions, each through the Connection Request/Confirm exchange, held idle through a freshly started proxy; "+
+		"growth of the proxy process's resident memory (VmRSS) and open descriptors, per session. "+
+		"These machines cap a process at 20,000 descriptors and the benchmark process holds both the client and the farm side of every session (2 per session), "+
+		"so the count is the same for both proxies and well under the cap of each (see the notes below for the largest count that fits).\n\n", b.idleSessions)
+	s.WriteString("| target | sessions | RSS KiB / session | rdpbroker / haproxy | descriptors / session | RSS before -> with sessions, MiB | errors |\n")
+	s.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	rss := func(c cell) float64 { return c.rssPerSession / 1024 }
+	med := medians(b, res, "idle", "", rss)
+	for _, t := range b.targets {
+		cells := res[key{"idle", "", t}]
+		if len(cells) == 0 {
+			continue
+		}
+		_, vsH := ratios(t, med)
+		fds := rangeOf(cells, func(c cell) float64 { return c.fdsPerSession }, f2)
+		mid := cells[0]
+		fmt.Fprintf(s, "| %s | %d | %s | %s | %s | %.1f -> %.1f | %d |\n", t, mid.sessions, rangeOf(cells, rss, f1), vsH, fds,
+			float64(mid.rssBase)/(1<<20), float64(mid.rssAt)/(1<<20), errSum(cells))
+	}
+	s.WriteString("\n")
+}
+
+func stickyTable(s *strings.Builder, b *bench, res results) {
+	fmt.Fprintf(s, "#### Stickiness\n\n%d logins connect together, hold their sessions, all disconnect; %d rounds, on a fresh proxy and farm. "+
+		"A violation is a reconnect that lands on another server than the login's first connection (the direct connection has one server and is left out).\n\n",
+		b.stickyLogins, b.stickyRounds)
+	s.WriteString("| target | reconnects | violations | violation rate | errors |\n|---|---:|---:|---:|---:|\n")
+	for _, t := range b.targets {
+		cells := res[key{"sticky", "", t}]
+		if len(cells) == 0 {
+			continue
+		}
+		v := func(c cell) float64 { return float64(c.violations) }
+		pct := func(c cell) float64 { return 100 * float64(c.violations) / float64(max(c.reconnects, 1)) }
+		fmt.Fprintf(s, "| %s | %d | %s | %s%% | %d |\n", t, cells[0].reconnects, rangeOf(cells, v, f0), rangeOf(cells, pct, f1), errSum(cells))
+	}
+	s.WriteString("\n")
 }
 
 func median(cells []cell, f func(cell) float64) float64 {

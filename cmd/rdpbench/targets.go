@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -19,6 +20,8 @@ type target interface {
 	// CPU returns the CPU seconds the target's process used so far (0 when
 	// the target has no process of its own).
 	CPU() float64
+	// Pid is the target's process (0 when it has none).
+	Pid() int
 	Stop()
 }
 
@@ -27,6 +30,7 @@ type direct struct{ addr string }
 func (d direct) Name() string { return "direct" }
 func (d direct) Addr() string { return d.addr }
 func (d direct) CPU() float64 { return 0 }
+func (d direct) Pid() int     { return 0 }
 func (d direct) Stop()        {}
 
 // process is a proxy running as its own process group.
@@ -34,20 +38,71 @@ type process struct {
 	name string
 	addr string
 	cmd  *exec.Cmd
+	once sync.Once
 }
 
 func (p *process) Name() string { return p.name }
 func (p *process) Addr() string { return p.addr }
 func (p *process) CPU() float64 { return procCPU(p.cmd.Process.Pid) }
+func (p *process) Pid() int     { return p.cmd.Process.Pid }
+
+// Stop ends the process group (SIGTERM, SIGKILL after 5s) and waits for
+// the process. It is safe to call more than once.
 func (p *process) Stop() {
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+	p.once.Do(func() {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		live.Lock()
+		delete(live.procs, p)
+		live.Unlock()
+	})
+}
+
+// live holds every process started and not yet stopped, so that a signal
+// to the benchmark stops them too (deferred Stops do not run then).
+var live = struct {
+	sync.Mutex // protects procs
+	procs      map[*process]struct{}
+}{procs: map[*process]struct{}{}}
+
+// startProcess runs argv in its own process group, killed with the
+// benchmark if the benchmark dies, output to logPath.
+func startProcess(name, addr, logPath string, argv ...string) (*process, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own copy
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	live.Lock()
+	defer live.Unlock()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	p := &process{name: name, addr: addr, cmd: cmd}
+	live.procs[p] = struct{}{}
+	return p, nil
+}
+
+// stopAll stops every live process (on a signal).
+func stopAll() {
+	live.Lock()
+	ps := make([]*process, 0, len(live.procs))
+	for p := range live.procs {
+		ps = append(ps, p)
+	}
+	live.Unlock()
+	for _, p := range ps {
+		p.Stop()
 	}
 }
 
@@ -69,20 +124,14 @@ func startBroker(bin, dir string, farm []string) (*process, error) {
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "rdpbroker.log"))
+	logPath := filepath.Join(dir, "rdpbroker.log")
+	p, err := startProcess("rdpbroker", addr, logPath, bin, "serve", "--config", cfg)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	p := &process{name: "rdpbroker", addr: addr, cmd: cmd}
 	if err := waitPort(addr, 10*time.Second); err != nil {
 		p.Stop()
-		return nil, fmt.Errorf("rdpbroker did not listen (log %s): %w", logf.Name(), err)
+		return nil, fmt.Errorf("rdpbroker did not listen (log %s): %w", logPath, err)
 	}
 	return p, nil
 }
@@ -129,4 +178,31 @@ func procCPU(pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
+
+// procRSS reads VmRSS of pid from /proc, in bytes.
+func procRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// procFDs counts the open file descriptors of pid.
+func procFDs(pid int) int {
+	es, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0
+	}
+	return len(es)
 }

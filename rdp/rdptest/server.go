@@ -27,6 +27,9 @@ const (
 	// Silent reads the Connection Request and never answers it: an RDP
 	// server that hangs (a TCP check would call it healthy).
 	Silent
+	// Source writes bytes as fast as the client takes them, until the
+	// client goes away: a download, for throughput measurements.
+	Source
 )
 
 // String returns the mode's name.
@@ -40,6 +43,8 @@ func (m Mode) String() string {
 		return "hangup"
 	case Silent:
 		return "silent"
+	case Source:
+		return "source"
 	}
 	return fmt.Sprintf("Mode(%d)", uint8(m))
 }
@@ -56,6 +61,10 @@ type Config struct {
 	Name string
 	// Mode is what to do after the handshake; Echo by default.
 	Mode Mode
+	// ModeFor, when not nil, picks the mode of each connection from its
+	// Connection Request (by cookie, say), so one farm serves several
+	// workloads; Mode is then unused.
+	ModeFor func(rdp.ConnRequest) Mode
 	// Selected is the protocol put in the RDP_NEG_RSP; ProtocolSSL when 0
 	// (standard RDP security, 0, cannot be selected). A request without
 	// RDP_NEG_REQ gets a bare Connection Confirm, as from a real server.
@@ -257,7 +266,11 @@ func (s *Server) serveConn(c *net.TCPConn) {
 	s.seen = append(s.seen, req)
 	s.mu.Unlock()
 	log.Debug("connection request", "cookie", req.Cookie, "token", req.Token.Raw, "protocols", req.RequestedProtocols)
-	if s.cfg.Mode == Silent {
+	mode := s.cfg.Mode
+	if s.cfg.ModeFor != nil {
+		mode = s.cfg.ModeFor(req)
+	}
+	if mode == Silent {
 		io.Copy(io.Discard, c) // until the client or Close ends it
 		return
 	}
@@ -268,7 +281,7 @@ func (s *Server) serveConn(c *net.TCPConn) {
 	if s.cfg.Failure != 0 {
 		return
 	}
-	switch s.cfg.Mode {
+	switch mode {
 	case Echo:
 		n, err := io.Copy(c, c) // TCPConn.ReadFrom: splice on Linux
 		c.CloseWrite()
@@ -276,7 +289,25 @@ func (s *Server) serveConn(c *net.TCPConn) {
 	case Sink:
 		n, err := io.Copy(io.Discard, c)
 		log.Debug("sink done", "bytes", n, "err", err)
+	case Source:
+		n, err := source(c)
+		log.Debug("source done", "bytes", n, "err", err)
 	case Hangup:
+	}
+}
+
+// sourceChunk is what Source writes, over and over.
+var sourceChunk = make([]byte, 256<<10)
+
+// source writes sourceChunk to c until a write fails (the client closed).
+func source(c *net.TCPConn) (int64, error) {
+	var n int64
+	for {
+		m, err := c.Write(sourceChunk)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
 	}
 }
 
