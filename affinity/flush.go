@@ -89,10 +89,18 @@ func (t *Table) background() {
 	defer flush.Stop()
 	prune := time.NewTicker(t.cfg.PruneInterval)
 	defer prune.Stop()
+	var tick <-chan time.Time
+	if t.coarseOn {
+		coarse := time.NewTicker(coarseTick)
+		defer coarse.Stop()
+		tick = coarse.C
+	}
 	for {
 		select {
 		case <-t.stop:
 			return
+		case now := <-tick:
+			t.coarse.Store(now.UnixMilli())
 		case <-flush.C:
 			if t.persist != nil {
 				t.persist.flush() // logged and counted inside

@@ -38,7 +38,8 @@ func Open(path string, cfg Config, opts Options) (*Table, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if opts.Now == nil {
+	coarse := opts.Now == nil
+	if coarse {
 		opts.Now = time.Now
 	}
 	if opts.Node == "" {
@@ -55,6 +56,8 @@ func Open(path string, cfg Config, opts Options) (*Table, error) {
 		opts.LockTimeout = time.Second
 	}
 	t := newTable(cfg, opts)
+	t.coarseOn = coarse
+	t.coarse.Store(time.Now().UnixMilli())
 	if path != "" {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("affinity: open %s: %w", path, err)
