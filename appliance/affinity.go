@@ -38,15 +38,20 @@ func (b *Broker) startReplication(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("appliance: affinity replication: %w", err)
 	}
+	b.mu.Lock()
 	b.repl = r
+	b.mu.Unlock()
 	return nil
 }
 
 // closeAffinity stops replication and flushes and closes the table.
 func (b *Broker) closeAffinity() {
-	if b.repl != nil {
-		b.repl.Close()
-		b.repl = nil
+	b.mu.Lock()
+	r := b.repl
+	b.repl = nil
+	b.mu.Unlock()
+	if r != nil {
+		r.Close()
 	}
 	if b.aff != nil {
 		if err := b.aff.Close(); err != nil {
@@ -73,4 +78,8 @@ func (b *Broker) reloadAffinity(old, cfg Config) {
 func (b *Broker) Affinity() *affinity.Table { return b.aff }
 
 // Replication returns the replication state (nil without peers).
-func (b *Broker) Replication() *affinity.Replicator { return b.repl }
+func (b *Broker) Replication() *affinity.Replicator {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.repl
+}

@@ -11,8 +11,8 @@ import (
 )
 
 // Serve is `rdpbroker serve`: load the file, run the broker until SIGINT or
-// SIGTERM, and reload the file on SIGHUP (a bad file is reported and the
-// running configuration kept).
+// SIGTERM, reload the file on SIGHUP (a bad file is reported and the
+// running configuration kept) and log its state on SIGUSR1.
 func Serve(ctx context.Context, path string, stderr io.Writer) error {
 	b, logger, err := open(path, stderr)
 	if err != nil {
@@ -23,6 +23,9 @@ func Serve(ctx context.Context, path string, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	go func() {
 		for {
 			select {
@@ -30,6 +33,8 @@ func Serve(ctx context.Context, path string, stderr io.Writer) error {
 				return
 			case <-hup:
 				reloadFile(b, path, logger)
+			case <-usr1:
+				b.LogState()
 			}
 		}
 	}()
