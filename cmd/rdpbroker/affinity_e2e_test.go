@@ -136,6 +136,14 @@ pools:
 		t.Fatalf("broker b never held %d entries:\n%s", users, b.proc.describe())
 	}
 
+	// A has written them all (what SIGKILL can lose is the last flush
+	// window, 50 ms here: wait until nothing is pending).
+	if ok, _ := waitUntil(logTimeout, func() (bool, string) {
+		syscall.Kill(a.proc.cmd.Process.Pid, syscall.SIGUSR1)
+		return hasLogLine(a.log(), "state", map[string]string{"affinity_entries": want, "affinity_pending_writes": "0"}), ""
+	}); !ok {
+		t.Fatalf("broker a never flushed its %d entries:\n%s", users, a.proc.describe())
+	}
 	// A dies without a goodbye; every user comes back through B to the
 	// server holding their session, and new users are still placed.
 	syscall.Kill(-a.proc.cmd.Process.Pid, syscall.SIGKILL)
