@@ -173,12 +173,14 @@ func (t *Table) Stats() Stats {
 		s.Tombstones += sh.tombs
 		sh.mu.RUnlock()
 	}
-	t.pmu.Lock()
-	s.PendingWrites = len(t.pending)
-	t.pmu.Unlock()
 	s.ReplicationDrops = t.outDrops.Load()
 	if p := t.persist; p != nil {
+		// p.mu first: a flush under way holds it, so its batch counts as
+		// pending until it is on disk.
 		p.mu.Lock()
+		t.pmu.Lock()
+		s.PendingWrites = len(t.pending)
+		t.pmu.Unlock()
 		s.Flushes, s.FlushErrors = p.flushes, p.flushErrors
 		if p.lastErr != nil {
 			s.LastFlushError = p.lastErr.Error()
