@@ -46,7 +46,7 @@ type Broker struct {
 
 	mu          sync.Mutex // protects following fields
 	ln          net.Listener
-	ownListener bool // ln was made by Run with keepalive set
+	ownListener bool // ln was made by Run (without keepalive: handle sets it late)
 	sessions    map[uint64]*session
 	closing     bool
 
@@ -161,14 +161,11 @@ func (b *Broker) Reload(cfg Config) error {
 func (b *Broker) Run(ctx context.Context) error {
 	b.mu.Lock()
 	if b.ln == nil {
-		// The listener sets keepalive on accepted sockets itself, once (a
-		// changed keepalive therefore applies after a restart); handle()
-		// only sets it on sockets of a listener it was given.
+		// No keepalive from the listener: handle() sets it keepaliveDelay
+		// after the accept, so the many short connections (probes,
+		// refusals, scanners) never pay its four setsockopt calls.
 		cfg := b.Config()
-		lc := net.ListenConfig{KeepAliveConfig: keepaliveConfig(cfg.Keepalive)}
-		if cfg.Keepalive.Idle < 0 {
-			lc.KeepAlive = -1
-		}
+		lc := net.ListenConfig{KeepAlive: -1}
 		ln, err := lc.Listen(context.Background(), "tcp", cfg.Listen)
 		if err != nil {
 			b.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/rdpbroker/rdpbroker/rdp"
 	"github.com/rdpbroker/rdpbroker/routing"
@@ -45,8 +46,14 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 	}()
 	cfg := b.cfg.Load()
 	start := b.now()
-	if cfg.Keepalive.Idle >= 0 && !b.ownListener {
-		client.SetKeepAliveConfig(keepaliveConfig(cfg.Keepalive))
+	if cfg.Keepalive.Idle >= 0 {
+		ka := keepaliveConfig(cfg.Keepalive)
+		if b.ownListener {
+			t := time.AfterFunc(keepaliveDelay, func() { client.SetKeepAliveConfig(ka) })
+			defer t.Stop()
+		} else { // a listener given to us may have set its own
+			client.SetKeepAliveConfig(ka)
+		}
 	}
 	if n := b.pending.Add(1); n > int64(cfg.MaxPending) {
 		b.pending.Add(-1)
