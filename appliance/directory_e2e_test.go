@@ -112,3 +112,70 @@ func TestDirectoryConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectoryReload: a reload that adds a directory starts its sync (and
+// publishes its persisted snapshot at once); one that removes it returns
+// routing to static_groups. No restart, the listener stays.
+func TestDirectoryReload(t *testing.T) {
+	servers := farm(t, "ts01", "ts03")
+	static := strings.Replace(directoryConfig, "directory:", "static_groups: {Accounting: [dave]}\nxdirectory:", 1)
+	static = static[:strings.Index(static, "xdirectory:")]
+	path := writeConfig(t, static, servers)
+	state := filepath.Dir(path)
+	os.WriteFile(filepath.Join(state, "ldap.secret"), []byte("pw"), 0o600)
+	snap := &directory.Snapshot{NetBIOS: "corp", DNSDomain: "corp.example.test",
+		Groups: map[string]directory.GroupInfo{"accounting": {DN: "CN=Accounting", Members: 1}},
+		Users:  []directory.User{{SAM: "carol", Groups: []string{"accounting"}}, {SAM: "dave"}}}
+	if err := directory.SaveSnapshot(filepath.Join(state, directory.SnapshotFile), snap); err != nil {
+		t.Fatal(err)
+	}
+	b := startBroker(t, path)
+	// routeTo dials with cookie (each cookie used once) and returns the
+	// server that received it.
+	routeTo := func(cookie string) string {
+		t.Helper()
+		c, _, err := rdptest.Dial(b.addr, cookie, 3*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if got := whoSaw(servers, cookie); len(got) == 1 {
+			return got[0]
+		}
+		return ""
+	}
+	if got := routeTo("dave"); got != "ts03" || b.Syncer() != nil {
+		t.Fatalf("static: dave -> %s (syncer %v), want ts03 and no syncer", got, b.Syncer())
+	}
+	withDir := writeConfig(t, directoryConfig, servers, "{{url}}", "ldaps://"+deadAddr(t))
+	cfg, err := LoadConfig(withDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StateDir = state
+	if err := b.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if b.Syncer() == nil {
+		t.Fatal("reload with a directory started no sync")
+	}
+	if got := routeTo("carol"); got != "ts03" {
+		t.Errorf("with the directory (snapshot): carol -> %s, want ts03", got)
+	}
+	if got := routeTo("dave2"); got != "ts01" {
+		t.Errorf("dave2 -> %s, want ts01", got)
+	}
+	cfg2, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Reload(cfg2); err != nil {
+		t.Fatal(err)
+	}
+	if b.Syncer() != nil {
+		t.Error("reload without a directory left the sync running")
+	}
+	if got := routeTo(`CORP\carol`); got != "ts01" {
+		t.Errorf("back to static groups: carol -> %s, want ts01", got)
+	}
+}
