@@ -16,7 +16,13 @@ type memberFunc func(sam, upn string)
 // search using LDAP_MATCHING_RULE_IN_CHAIN. Disabled accounts are left out
 // unless includeDisabled; computers are not persons.
 func chainMembers(s searcher, cfg Config, dn string, fn memberFunc) error {
-	filter := "(&" + filterPerson + "(memberOf:" + inChain + ":=" + ldap.EscapeFilter(dn) + ")"
+	return persons(s, cfg, "(memberOf:"+inChain+":="+ldap.EscapeFilter(dn)+")", fn)
+}
+
+// persons reports every person account under BaseDN matching extra (an
+// LDAP filter, or ""), enabled ones only unless includeDisabled.
+func persons(s searcher, cfg Config, extra string, fn memberFunc) error {
+	filter := "(&" + filterPerson + extra
 	if !cfg.IncludeDisabled {
 		filter += "(!" + uacDisabled + ")"
 	}
@@ -111,19 +117,7 @@ func inBatch(dn string, batch []string) bool {
 
 // allUsers reports every person account under BaseDN (enabled ones unless
 // includeDisabled).
-func allUsers(s searcher, cfg Config, fn memberFunc) error {
-	filter := "(&" + filterPerson
-	if !cfg.IncludeDisabled {
-		filter += "(!" + uacDisabled + ")"
-	}
-	filter += ")"
-	req := ldap.NewSearchRequest(cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		filter, []string{attrSAM, attrUPN}, nil)
-	return pagedSearch(s, req, cfg.PageSize, func(e *ldap.Entry) error {
-		fn(e.GetAttributeValue(attrSAM), e.GetAttributeValue(attrUPN))
-		return nil
-	})
-}
+func allUsers(s searcher, cfg Config, fn memberFunc) error { return persons(s, cfg, "", fn) }
 
 // disabled reports whether a userAccountControl value has ACCOUNTDISABLE.
 func disabled(uac string) bool {
