@@ -105,11 +105,9 @@ func New(cfg Config, opts Options) (*Broker, error) {
 func (b *Broker) setConfig(cfg Config) {
 	c := cfg
 	b.cfg.Store(&c)
-	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAliveConfig: keepaliveConfig(cfg.Keepalive)}
-	if cfg.Keepalive.Idle < 0 {
-		d.KeepAlive = -1
-	}
-	b.dialer.Store(d)
+	// No keepalive from the dialer: dialAndReplay sets it keepaliveDelay
+	// after the dial (most connections are over before).
+	b.dialer.Store(&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1})
 }
 
 // Config returns the configuration in effect.

@@ -167,6 +167,7 @@ func (b *Broker) acquireGlobal(max int) bool {
 // the slot (Release) and the connection.
 func (b *Broker) connect(ctx context.Context, candidates []*routing.Server, first []byte) (*routing.Server, *net.TCPConn, int, error) {
 	dialer := b.dialer.Load()
+	ka := b.cfg.Load().Keepalive
 	var errs []error
 	tries := 0
 	for _, srv := range candidates {
@@ -175,7 +176,7 @@ func (b *Broker) connect(ctx context.Context, candidates []*routing.Server, firs
 			continue
 		}
 		tries++
-		conn, err := dialAndReplay(ctx, dialer, srv.Address, first)
+		conn, err := dialAndReplay(ctx, dialer, srv.Address, first, ka)
 		if err != nil {
 			srv.ReportConnectFailure(b.now())
 			srv.Release()

@@ -32,23 +32,10 @@ import (
 // most this.
 const keepaliveDelay = time.Second
 
-// plainDialer caches the last dialer given to dialAndReplay and its copy
-// without keep-alive (a reload swaps the dialer; one entry is enough).
-var plainDialer atomic.Pointer[[2]*net.Dialer]
-
-func withoutKeepalive(d *net.Dialer) *net.Dialer {
-	if p := plainDialer.Load(); p != nil && p[0] == d {
-		return p[1]
-	}
-	nd := *d
-	nd.KeepAlive = -1
-	nd.KeepAliveConfig = net.KeepAliveConfig{}
-	plainDialer.Store(&[2]*net.Dialer{d, &nd})
-	return &nd
-}
-
-func dialAndReplay(ctx context.Context, d *net.Dialer, addr string, first []byte) (*net.TCPConn, error) {
-	c, err := withoutKeepalive(d).DialContext(ctx, "tcp", addr)
+// dialAndReplay dials addr with d (which sets no keepalive), writes the
+// client's first packet, and sets keepalive ka keepaliveDelay later.
+func dialAndReplay(ctx context.Context, d *net.Dialer, addr string, first []byte, ka KeepaliveConfig) (*net.TCPConn, error) {
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -57,15 +44,9 @@ func dialAndReplay(ctx context.Context, d *net.Dialer, addr string, first []byte
 		c.Close()
 		return nil, fmt.Errorf("dial %s: not a TCP connection", addr)
 	}
-	// What the dialer would have set at once (see net.Dialer.KeepAlive);
-	// on a connection closed meanwhile this is a harmless error.
-	switch ka := d.KeepAliveConfig; {
-	case ka.Enable:
-		time.AfterFunc(keepaliveDelay, func() { tc.SetKeepAliveConfig(ka) })
-	case d.KeepAlive >= 0:
-		time.AfterFunc(keepaliveDelay, func() {
-			tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: d.KeepAlive, Interval: d.KeepAlive})
-		})
+	if ka.Idle >= 0 {
+		kc := keepaliveConfig(ka)
+		time.AfterFunc(keepaliveDelay, func() { tc.SetKeepAliveConfig(kc) })
 	}
 	tc.SetWriteDeadline(time.Now().Add(d.Timeout))
 	if _, err := tc.Write(first); err != nil {
