@@ -51,6 +51,10 @@ BENCHOUT ?= docs/benchmarks.md
 bench: build
 	scripts/install-bench-deps.sh
 	$(GO) run ./cmd/rdpbench $(if $(BENCHOUT),-out $(BENCHOUT)) $(BENCHFLAGS)
+	@echo "== affinity table and directory index (docs/benchmarks.md has the goals)"
+	$(GO) test -run '^$$' -bench 'Lookup|PlacePersisted|ReplicationDelay|IndexResolve' ./affinity ./directory
+	@echo "== 1M-entry restart load and a 100k-user / 1k-group directory sync on slapd"
+	$(GO) test -run '^$$' -bench 'RestartLoad1M|SyncLargeDirectory' -benchtime 1x -timeout 20m ./affinity ./directory
 
 clean:
 	rm -rf $(BIN)
