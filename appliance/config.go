@@ -130,16 +130,21 @@ func (c Config) Routing() routing.Config {
 	}
 }
 
+// keyDelim separates nested keys inside viper.
+const keyDelim = "::"
+
 // LoadConfig reads a YAML file, applies environment overrides and defaults,
 // and validates everything (including the routing state it describes, so
 // logins files are read). The error lists every problem, one per line, each
 // starting with its key path.
 func LoadConfig(path string) (Config, error) {
-	v := viper.New()
+	// "::" as viper's key delimiter, not ".": map keys such as AD group
+	// names ("RDS.Users") and logins may contain dots.
+	v := viper.NewWithOptions(viper.KeyDelimiter(keyDelim))
 	v.SetConfigFile(path)
 	v.SetConfigType("yaml")
 	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.SetEnvKeyReplacer(strings.NewReplacer(keyDelim, "_"))
 	v.AutomaticEnv()
 	def := DefaultConfig()
 	// Defaults make the scalar keys known to viper, so env overrides apply.
@@ -162,7 +167,7 @@ func LoadConfig(path string) (Config, error) {
 		"peers.push_pull_interval": def.Peers.PushPullInterval, "peers.gossip_interval": def.Peers.GossipInterval,
 		"peers.join_retry_interval": def.Peers.JoinRetryInterval, "peers.max_peer_queue": def.Peers.MaxPeerQueue,
 	} {
-		v.SetDefault(k, val)
+		v.SetDefault(strings.ReplaceAll(k, ".", keyDelim), val)
 	}
 	if err := v.ReadInConfig(); err != nil {
 		return Config{}, fmt.Errorf("config: read %s: %w", path, err)

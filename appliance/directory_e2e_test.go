@@ -179,3 +179,25 @@ func TestDirectoryReload(t *testing.T) {
 		t.Errorf("back to static groups: carol -> %s, want ts01", got)
 	}
 }
+
+// TestConfigDottedNames: AD group names and logins may contain dots; they
+// are map keys in the YAML and must stay whole (not nested keys).
+func TestConfigDottedNames(t *testing.T) {
+	servers := farm(t, "ts01", "ts02", "ts03", "ts04")
+	tmpl := strings.NewReplacer("groups: [Accounting]", "groups: [RDS.Users]",
+		"    Accounting: CN=Accounting", "    RDS.Users: CN=RDS.Users").Replace(directoryConfig)
+	cfg, err := LoadConfig(writeConfig(t, tmpl, servers, "{{url}}", "ldaps://127.0.0.1:1"))
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	if got := cfg.Directory.Groups["rds.users"]; !strings.HasPrefix(got, "CN=RDS.Users,") {
+		t.Errorf("directory.groups = %v, want rds.users -> CN=RDS.Users,...", cfg.Directory.Groups)
+	}
+	cfg, err = LoadConfig(writeConfig(t, routedConfig+"  First.Line: [jo.doe]\n", servers, "{{no_cookie}}", "default"))
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	if got := cfg.StaticGroups["first.line"]; len(got) != 1 || got[0] != "jo.doe" {
+		t.Errorf("static_groups = %v", cfg.StaticGroups)
+	}
+}
