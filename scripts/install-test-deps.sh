@@ -21,49 +21,8 @@ set -euo pipefail
 # (scripts/samba-ad-fixture.sh); ldap-utils for its population.
 PKGS=(xrdp freerdp2-x11 xvfb xauth ssl-cert samba-ad-dc samba-ad-provision ldap-utils ldb-tools openssl)
 
-APT_TIMEOUT=${APT_TIMEOUT:-900} # seconds, per apt-get call
-# A fresh cloud machine may be running apt-daily/unattended-upgrades: wait
-# for the dpkg lock this long (inside APT_TIMEOUT) instead of failing at once.
-LOCK_TIMEOUT=${LOCK_TIMEOUT:-120}
-
-SUDO=()
-if [[ $(id -u) -ne 0 ]]; then
-	command -v sudo >/dev/null || {
-		echo "install-test-deps: not root and no sudo" >&2
-		exit 1
-	}
-	SUDO=(sudo)
-fi
-
-missing=()
-for p in "${PKGS[@]}"; do
-	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	[[ $status == "install ok installed" ]] || missing+=("$p")
-done
-
-if ((${#missing[@]})); then
-	echo "install-test-deps: installing ${missing[*]}" >&2
-	apt_get=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive timeout "$APT_TIMEOUT" apt-get -q
-		-o DPkg::Lock::Timeout="$LOCK_TIMEOUT")
-	# Keep maintainer scripts from starting daemons (smbd, nmbd, winbind
-	# would listen on every address): a policy-rc.d that denies all, only
-	# while we install and only if the machine has none.
-	added_policy=0
-	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-		printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
-		"${SUDO[@]}" chmod 755 /usr/sbin/policy-rc.d
-		added_policy=1
-		trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
-	fi
-	"${apt_get[@]}" update
-	"${apt_get[@]}" install -y --no-install-recommends \
-		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-		"${missing[@]}"
-	if ((added_policy)); then
-		"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d
-		trap - EXIT
-	fi
-fi
+. "$(dirname "$0")/apt-install.sh"
+apt_install install-test-deps "${PKGS[@]}"
 
 # The xrdp package starts the system xrdp and xrdp-sesman daemons when it is
 # installed (invoke-rc.d, no systemd here). They would hold 3389/3350, and
