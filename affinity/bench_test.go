@@ -11,17 +11,23 @@ import (
 	"time"
 )
 
-func BenchmarkLookup(b *testing.B) {
+// lookupTable is an in-memory table of 100k placed keys, and the keys.
+func lookupTable(b *testing.B) (*Table, []string) {
 	tb, err := Open("", DefaultConfig(), Options{Node: "a"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tb.Close()
 	keys := make([]string, 100000)
 	for i := range keys {
 		keys[i] = "user" + strconv.Itoa(i) + "@corp.example"
 		tb.Place(keys[i], "ts"+strconv.Itoa(i%20))
 	}
+	return tb, keys
+}
+
+func BenchmarkLookup(b *testing.B) {
+	tb, keys := lookupTable(b)
+	defer tb.Close()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
@@ -167,16 +173,8 @@ func BenchmarkReplicationDelay(b *testing.B) {
 }
 
 func BenchmarkLookupSerial(b *testing.B) {
-	tb, err := Open("", DefaultConfig(), Options{Node: "a"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	tb, keys := lookupTable(b)
 	defer tb.Close()
-	keys := make([]string, 100000)
-	for i := range keys {
-		keys[i] = "user" + strconv.Itoa(i) + "@corp.example"
-		tb.Place(keys[i], "ts"+strconv.Itoa(i%20))
-	}
 	b.ResetTimer()
 	for i := range b.N {
 		if _, ok := tb.Lookup(keys[i%len(keys)]); !ok {
