@@ -46,14 +46,8 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 	}()
 	cfg := b.cfg.Load()
 	start := b.now()
-	if cfg.Keepalive.Idle >= 0 {
-		ka := keepaliveConfig(cfg.Keepalive)
-		if b.ownListener {
-			t := time.AfterFunc(keepaliveDelay, func() { client.SetKeepAliveConfig(ka) })
-			defer t.Stop()
-		} else { // a listener given to us may have set its own
-			client.SetKeepAliveConfig(ka)
-		}
+	if cfg.Keepalive.Idle >= 0 && !b.ownListener { // a listener given to us may have set its own
+		client.SetKeepAliveConfig(keepaliveConfig(cfg.Keepalive))
 	}
 	if n := b.pending.Add(1); n > int64(cfg.MaxPending) {
 		b.pending.Add(-1)
@@ -119,6 +113,16 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 		return
 	}
 	b.counters.Sessions.Add(1)
+	if cfg.Keepalive.Idle >= 0 {
+		ka := keepaliveConfig(cfg.Keepalive)
+		t := time.AfterFunc(keepaliveDelay, func() {
+			if b.ownListener {
+				client.SetKeepAliveConfig(ka)
+			}
+			conn.SetKeepAliveConfig(ka)
+		})
+		defer t.Stop()
+	}
 	in, out, cause := spliceSession(client, conn, cfg.HalfCloseTimeout)
 	s.close()
 	b.untrack(s)
@@ -167,7 +171,6 @@ func (b *Broker) acquireGlobal(max int) bool {
 // the slot (Release) and the connection.
 func (b *Broker) connect(ctx context.Context, candidates []*routing.Server, first []byte) (*routing.Server, *net.TCPConn, int, error) {
 	dialer := b.dialer.Load()
-	ka := b.cfg.Load().Keepalive
 	var errs []error
 	tries := 0
 	for _, srv := range candidates {
@@ -176,7 +179,7 @@ func (b *Broker) connect(ctx context.Context, candidates []*routing.Server, firs
 			continue
 		}
 		tries++
-		conn, err := dialAndReplay(ctx, dialer, srv.Address, first, ka)
+		conn, err := dialAndReplay(ctx, dialer, srv.Address, first)
 		if err != nil {
 			srv.ReportConnectFailure(b.now())
 			srv.Release()

@@ -24,17 +24,18 @@ import (
 	"time"
 )
 
-// keepaliveDelay is how long after the dial the server connection gets its
-// keep-alive settings. Keep-alive only matters after minutes of silence,
-// and most connections (health probes, refused logins, scanners through
-// the broker) are gone before then: setting it later saves four
-// setsockopt calls per short connection and delays the first probe by at
-// most this.
+// keepaliveDelay is how long after the connect both connections of a
+// session get their keep-alive settings. Keep-alive only matters after
+// minutes of silence, and most connections (health probes, refused logins,
+// scanners through the broker) are gone before then: setting it later
+// saves eight setsockopt calls per short connection and delays the first
+// probe by at most this. One timer per session does both sockets and is
+// stopped when the session ends.
 const keepaliveDelay = time.Second
 
-// dialAndReplay dials addr with d (which sets no keepalive), writes the
-// client's first packet, and sets keepalive ka keepaliveDelay later.
-func dialAndReplay(ctx context.Context, d *net.Dialer, addr string, first []byte, ka KeepaliveConfig) (*net.TCPConn, error) {
+// dialAndReplay dials addr with d (which sets no keepalive) and writes the
+// client's first packet.
+func dialAndReplay(ctx context.Context, d *net.Dialer, addr string, first []byte) (*net.TCPConn, error) {
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -43,10 +44,6 @@ func dialAndReplay(ctx context.Context, d *net.Dialer, addr string, first []byte
 	if !ok {
 		c.Close()
 		return nil, fmt.Errorf("dial %s: not a TCP connection", addr)
-	}
-	if ka.Idle >= 0 {
-		kc := keepaliveConfig(ka)
-		time.AfterFunc(keepaliveDelay, func() { tc.SetKeepAliveConfig(kc) })
 	}
 	tc.SetWriteDeadline(time.Now().Add(d.Timeout))
 	if _, err := tc.Write(first); err != nil {
