@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
-
-	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 // Workloads, in the order they run and are reported.
@@ -24,7 +22,9 @@ type bench struct {
 	duration, warmup time.Duration
 	repeat, servers  int
 	logins           int
-	idleSessions     int
+	idleRequested    int    // idle: -idle
+	idleSessions     int    // idle: what runs, -idle clamped to idleCap(fdLimit)
+	fdLimit          uint64 // descriptors per process (hard RLIMIT_NOFILE)
 	stickyLogins     int
 	stickyRounds     int
 	progress         func(format string, args ...any)
@@ -48,37 +48,13 @@ func (b *bench) tmp(dir, name string) string {
 	return d
 }
 
-// startFarm starts the fake terminal servers (mode by cookie, farmMode).
-func (b *bench) startFarm() ([]*rdptest.Server, []string, error) {
-	var (
-		srvs  []*rdptest.Server
-		addrs []string
-	)
-	for i := 0; i < b.servers; i++ {
-		s, err := rdptest.Start(rdptest.Config{Name: fmt.Sprintf("ts%02d", i+1), ModeFor: farmMode})
-		if err != nil {
-			closeFarm(srvs)
-			return nil, nil, fmt.Errorf("farm: %w", err)
-		}
-		srvs = append(srvs, s)
-		addrs = append(addrs, s.Addr())
-	}
-	return srvs, addrs, nil
-}
-
-func closeFarm(srvs []*rdptest.Server) {
-	for _, s := range srvs {
-		s.Close()
-	}
-}
-
 // startTarget starts the named proxy in front of farm, its files in dir.
 func (b *bench) startTarget(name, dir string, farm []string) (target, error) {
 	switch name {
 	case "direct":
 		return direct{addr: farm[0]}, nil
 	case "haproxy":
-		return startHAProxy(b.haproxyBin, dir, farm)
+		return startHAProxy(b.haproxyBin, dir, farm, haproxyMaxconn(b.idleSessions, b.fdLimit))
 	case "rdpbroker":
 		return startBroker(b.brokerBin, dir, farm)
 	}
@@ -89,11 +65,11 @@ func (b *bench) startTarget(name, dir string, farm []string) (target, error) {
 // the markdown report.
 func (b *bench) run() (string, error) {
 	start := time.Now()
-	srvs, farm, err := b.startFarm()
+	shared, err := startFarm(b.servers)
 	if err != nil {
 		return "", err
 	}
-	defer closeFarm(srvs)
+	defer shared.close()
 	dir, err := os.MkdirTemp("", "rdpbench-")
 	if err != nil {
 		return "", err
@@ -101,7 +77,7 @@ func (b *bench) run() (string, error) {
 	defer os.RemoveAll(dir)
 	var targets []target
 	for _, name := range b.targets {
-		t, err := b.startTarget(name, b.tmp(dir, name), farm)
+		t, err := b.startTarget(name, b.tmp(dir, name), shared.addrs)
 		if err != nil {
 			return "", err
 		}
@@ -138,27 +114,34 @@ func (b *bench) run() (string, error) {
 		for _, dirn := range []string{up, down} {
 			for _, n := range b.streams {
 				measure("bulk", fmt.Sprintf("%s/%d", dirn, n), func(t target) cell { return bulk(t, dirn, n, b.warmup, b.duration) },
-					func(c cell) string { return fmt.Sprintf("%7.0f MB/s cpu=%.2fs", c.mbps(), c.cpu) })
+					func(c cell) string { return fmt.Sprintf("%7.0f MB/s cpu=%.2fs", c.mbps(), c.cpu.total()) })
 			}
 		}
 	}
 	// Idle sessions and stickiness each get fresh processes: a proxy that
 	// served the load above has grown its heap, and its stick table is full.
-	fresh := func(w string, f func(t target, farm []*rdptest.Server, rep int) cell, show func(cell) string) error {
+	// The idle farm runs in a child process (startFarmChild) so that this
+	// process holds one descriptor per session, not two.
+	fresh := func(w string, child bool, f func(t target, fm *farm, rep int) cell, show func(cell) string) error {
 		for r := 0; r < b.repeat; r++ {
 			for _, name := range b.proxies() {
-				srvs, addrs, err := b.startFarm()
+				d := b.tmp(dir, fmt.Sprintf("%s-%s-%d", w, name, r))
+				start := func() (*farm, error) { return startFarm(b.servers) }
+				if child {
+					start = func() (*farm, error) { return startFarmChild(b.servers, filepath.Join(d, "farm.log")) }
+				}
+				fm, err := start()
 				if err != nil {
 					return err
 				}
-				t, err := b.startTarget(name, b.tmp(dir, fmt.Sprintf("%s-%s-%d", w, name, r)), addrs)
+				t, err := b.startTarget(name, d, fm.addrs)
 				if err != nil {
-					closeFarm(srvs)
+					fm.close()
 					return err
 				}
-				c := f(t, srvs, r)
+				c := f(t, fm, r)
 				t.Stop()
-				closeFarm(srvs)
+				fm.close()
 				k := key{w, "", name}
 				res[k] = append(res[k], c)
 				b.progress("%-9s %-10s rep=%d  %s errors=%d %s", w, name, r+1, show(c), c.errors, c.firstErr)
@@ -167,7 +150,11 @@ func (b *bench) run() (string, error) {
 		return nil
 	}
 	if b.runs("idle") {
-		err := fresh("idle", func(t target, _ []*rdptest.Server, _ int) cell { return idle(t, b.idleSessions) },
+		if b.idleSessions < b.idleRequested {
+			b.progress("idle: %d sessions requested, %d run: a proxy holds 2 descriptors per session, the limit is %d per process",
+				b.idleRequested, b.idleSessions, b.fdLimit)
+		}
+		err := fresh("idle", true, func(t target, _ *farm, _ int) cell { return idle(t, b.idleSessions) },
 			func(c cell) string {
 				return fmt.Sprintf("%d sessions %.1f KiB/session %.2f fds/session", c.sessions, c.rssPerSession/1024, c.fdsPerSession)
 			})
@@ -176,8 +163,8 @@ func (b *bench) run() (string, error) {
 		}
 	}
 	if b.runs("sticky") {
-		err := fresh("sticky", func(t target, farm []*rdptest.Server, rep int) cell {
-			return sticky(t, farm, b.stickyLogins, b.stickyRounds, fmt.Sprintf("%c%d", t.Name()[0], rep))
+		err := fresh("sticky", false, func(t target, fm *farm, rep int) cell {
+			return sticky(t, fm.srvs, b.stickyLogins, b.stickyRounds, fmt.Sprintf("%c%d", t.Name()[0], rep))
 		}, func(c cell) string { return fmt.Sprintf("%d violations in %d reconnects", c.violations, c.reconnects) })
 		if err != nil {
 			return "", err

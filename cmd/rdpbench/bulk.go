@@ -21,7 +21,7 @@ const (
 
 // farmMode is the farm's per-connection mode: bulk cookies get a sink or a
 // source; idle sessions a sink too (an echoing server splices, which holds
-// a pipe, two more descriptors, per session in the benchmark process);
+// a pipe, two more descriptors, per session in the farm's process);
 // everything else the echo.
 func farmMode(req rdp.ConnRequest) rdptest.Mode {
 	switch {
@@ -83,7 +83,7 @@ func bulk(t target, dir string, n int, warmup, d time.Duration) cell {
 	time.Sleep(warmup)
 	b0, cpu0, t0 := moved.Load(), t.CPU(), time.Now()
 	time.Sleep(d)
-	c := cell{bytes: moved.Load() - b0, cpu: t.CPU() - cpu0, elapsed: time.Since(t0)}
+	c := cell{bytes: moved.Load() - b0, cpu: t.CPU().sub(cpu0), elapsed: time.Since(t0)}
 	stop.Store(true)
 	mu.Lock()
 	for _, cn := range conns {

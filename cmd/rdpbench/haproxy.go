@@ -12,15 +12,15 @@ import (
 // packet for up to 2s, accept when an RDP cookie is there, leastconn, a
 // string stick table on rdp_cookie(mstshash) with 8h expiry, TCP health
 // checks every 3s with rise 2 fall 3. Logging goes nowhere, as in the seed
-// (log global without a syslog target).
-func startHAProxy(bin, dir string, farm []string) (*process, error) {
+// (log global without a syslog target). maxconn is haproxyMaxconn's.
+func startHAProxy(bin, dir string, farm []string, maxconn int) (*process, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
-    maxconn 9000 # 2 descriptors per connection; these machines cap a process at 20,000
+    maxconn %d
 defaults
     mode tcp
     timeout connect 4s
@@ -38,7 +38,7 @@ backend bk_rdp
     option tcp-check
     tcp-check connect
     default-server inter 3s rise 2 fall 3
-`, addr)
+`, maxconn, addr)
 	for i, a := range farm {
 		fmt.Fprintf(&b, "    server ts%02d %s weight 10 check\n", i+1, a)
 	}

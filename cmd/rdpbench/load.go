@@ -19,7 +19,7 @@ type cell struct {
 	errors   int64
 	elapsed  time.Duration
 	p50, p99 time.Duration
-	cpu      float64 // proxy CPU seconds during the measured window
+	cpu      cpuTime // proxy CPU time during the measured window
 
 	bytes int64 // bulk: bytes moved in the window
 
@@ -83,7 +83,7 @@ func connRate(t target, n int, warmup, d time.Duration, logins [][]byte) cell {
 	time.Sleep(d)
 	measuring.Store(false)
 	elapsed := time.Since(start)
-	cpu := t.CPU() - cpu0
+	cpu := t.CPU().sub(cpu0)
 	stop.Store(true)
 	wg.Wait()
 	var all []time.Duration

@@ -15,7 +15,9 @@
 //   - bulk: N sessions moving bytes one way (up: client to server, down:
 //     server to client): MB/s and proxy CPU seconds per GB.
 //   - idle: sessions held idle through a fresh proxy: RSS and descriptors
-//     per session.
+//     per session. As many as the descriptor limit lets a proxy hold; the
+//     farm runs in a child process (rdpbench farm-child) so that the
+//     benchmark holds only the client sides.
 //   - sticky: logins reconnecting: how often a reconnect lands on another
 //     server than the first time.
 //
@@ -39,6 +41,9 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
+	if len(os.Args) > 1 && os.Args[1] == farmChildArg { // hidden: startFarmChild
+		return runFarmChild(os.Args[2:])
+	}
 	var (
 		broker   = flag.String("broker", "bin/rdpbroker", "rdpbroker binary")
 		haproxy  = flag.String("haproxy", "/usr/sbin/haproxy", "HAProxy binary (\"\" to leave HAProxy out)")
@@ -52,7 +57,7 @@ func run() int {
 		repeat   = flag.Int("repeat", 3, "repetitions per cell (median reported)")
 		servers  = flag.Int("servers", 4, "fake terminal servers in the farm")
 		logins   = flag.Int("logins", 1000, "distinct logins cycled by the connection-rate clients")
-		idleN    = flag.Int("idle", 8000, "idle: sessions held per proxy (2 descriptors each in the proxy and in rdpbench; the cap is 20,000 per process)")
+		idleN    = flag.Int("idle", 10000, "idle: sessions held per proxy, clamped to what the descriptor limit leaves a proxy (2 per session)")
 		stickyL  = flag.Int("sticky-logins", 200, "sticky: logins")
 		stickyR  = flag.Int("sticky-rounds", 5, "sticky: connection rounds per login")
 		out      = flag.String("out", "", "also write the markdown report to this file")
@@ -62,10 +67,19 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "rdpbench: bad -%s %q\n", name, v)
 		return 2
 	}
+	if *idleN <= 0 {
+		return bad("idle", fmt.Sprint(*idleN))
+	}
+	limit, err := fdLimit()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rdpbench: %v\n", err)
+		return 1
+	}
 	b := &bench{
 		brokerBin: *broker, haproxyBin: *haproxy, duration: *duration, warmup: *warmup,
 		repeat: *repeat, servers: *servers, logins: *logins,
-		idleSessions: *idleN, stickyLogins: *stickyL, stickyRounds: *stickyR,
+		idleRequested: *idleN, idleSessions: min(*idleN, idleCap(limit)), fdLimit: limit,
+		stickyLogins: *stickyL, stickyRounds: *stickyR,
 		progress: func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) },
 	}
 	for _, l := range []struct {

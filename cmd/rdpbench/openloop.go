@@ -56,7 +56,7 @@ func openLoop(t target, rate float64, warmup, d time.Duration, logins [][]byte) 
 	time.Sleep(time.Until(start.Add(warmup)))
 	cpu0 := t.CPU()
 	time.Sleep(time.Until(start.Add(warmup + d)))
-	cpu := t.CPU() - cpu0
+	cpu := t.CPU().sub(cpu0)
 	<-done
 	wg.Wait()
 	c := cell{elapsed: d, cpu: cpu}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"runtime"
@@ -16,7 +17,7 @@ func format(b *bench, res results, took time.Duration) string {
 	var s strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&s, "### rdpbench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&s, "Machine: %s, %d CPUs, %s; run took %v. Farm: %d fake RDP servers in the benchmark process. "+
+	fmt.Fprintf(&s, "Machine: %s, %d CPUs, %s; run took %v. Farm: %d fake RDP servers in the benchmark process (in a child process for the idle sessions). "+
 		"Each cell: %v measured after %v warm-up, %d repetitions, targets interleaved; median [min-max]. "+
 		"Ratios are medians over medians of the same run.\n\n",
 		host, runtime.NumCPU(), runtime.Version(), took.Round(time.Second), b.servers, b.duration, b.warmup, b.repeat)
@@ -87,12 +88,12 @@ func errSum(cells []cell) (e int64) {
 }
 
 func latencyTable(s *strings.Builder, b *bench, res results, w, param string, params []int, dur func(cell, func(cell) time.Duration) float64) {
-	fmt.Fprintf(s, "| %s | target | conn/s | ratio to direct | rdpbroker / haproxy | CC p50 ms | CC p99 ms | p99 rdpbroker / haproxy | errors | proxy CPU ms / conn |\n", param)
-	s.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(s, "| %s | target | conn/s | ratio to direct | rdpbroker / haproxy | CC p50 ms | CC p99 ms | p99 rdpbroker / haproxy | errors | proxy CPU ms / conn | user + sys ms / conn |\n", param)
+	s.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rate := func(c cell) float64 { return c.rate() }
 	p50 := func(c cell) float64 { return dur(c, func(c cell) time.Duration { return c.p50 }) }
 	p99 := func(c cell) float64 { return dur(c, func(c cell) time.Duration { return c.p99 }) }
-	cpu := func(c cell) float64 { return 1000 * c.cpu / float64(max(c.conns, 1)) }
+	perConn := func(c cell) float64 { return 1000 / float64(max(c.conns, 1)) }
 	for _, n := range params {
 		p := fmt.Sprint(n)
 		rates, p99s := medians(b, res, w, p, rate), medians(b, res, w, p, p99)
@@ -106,12 +107,12 @@ func latencyTable(s *strings.Builder, b *bench, res results, w, param string, pa
 			if h := p99s["haproxy"]; h > 0 && t == "rdpbroker" {
 				p99vs = fmt.Sprintf("**%.2f**", p99s[t]/h)
 			}
-			cpuCell := "-"
+			cpu, split := "-", "-"
 			if t != "direct" {
-				cpuCell = rangeOf(cells, cpu, f3)
+				cpu, split = cpuCells(cells, perConn, f3)
 			}
-			fmt.Fprintf(s, "| %d | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", n, t, rangeOf(cells, rate, f0), toDirect, vsH,
-				rangeOf(cells, p50, ms), rangeOf(cells, p99, ms), p99vs, errSum(cells), cpuCell)
+			fmt.Fprintf(s, "| %d | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |\n", n, t, rangeOf(cells, rate, f0), toDirect, vsH,
+				rangeOf(cells, p50, ms), rangeOf(cells, p99, ms), p99vs, errSum(cells), cpu, split)
 		}
 	}
 	s.WriteString("\n")
@@ -120,10 +121,10 @@ func latencyTable(s *strings.Builder, b *bench, res results, w, param string, pa
 func bulkTable(s *strings.Builder, b *bench, res results) {
 	s.WriteString("#### Bulk throughput\n\nN sessions each move bytes as fast as they go after the handshake: " +
 		"up = client to server (the server sinks), down = server to client (the server sources). MB = 10^6 bytes.\n\n")
-	s.WriteString("| direction | streams | target | MB/s | ratio to direct | rdpbroker / haproxy | proxy CPU s / GB | errors |\n")
-	s.WriteString("|---|---:|---|---:|---:|---:|---:|---:|\n")
+	s.WriteString("| direction | streams | target | MB/s | ratio to direct | rdpbroker / haproxy | proxy CPU s / GB | user + sys s / GB | errors |\n")
+	s.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	mbps := func(c cell) float64 { return c.mbps() }
-	cpuGB := func(c cell) float64 { return c.cpu / max(float64(c.bytes)/1e9, 1e-9) }
+	perGB := func(c cell) float64 { return 1 / max(float64(c.bytes)/1e9, 1e-9) }
 	for _, dirn := range []string{up, down} {
 		for _, n := range b.streams {
 			p := fmt.Sprintf("%s/%d", dirn, n)
@@ -134,11 +135,11 @@ func bulkTable(s *strings.Builder, b *bench, res results) {
 					continue
 				}
 				toDirect, vsH := ratios(t, med)
-				cpuCell := "-"
+				cpu, split := "-", "-"
 				if t != "direct" {
-					cpuCell = rangeOf(cells, cpuGB, f2)
+					cpu, split = cpuCells(cells, perGB, f2)
 				}
-				fmt.Fprintf(s, "| %s | %d | %s | %s | %s | %s | %s | %d |\n", dirn, n, t, rangeOf(cells, mbps, f0), toDirect, vsH, cpuCell, errSum(cells))
+				fmt.Fprintf(s, "| %s | %d | %s | %s | %s | %s | %s | %s | %d |\n", dirn, n, t, rangeOf(cells, mbps, f0), toDirect, vsH, cpu, split, errSum(cells))
 			}
 		}
 	}
@@ -147,9 +148,7 @@ func bulkTable(s *strings.Builder, b *bench, res results) {
 
 func idleTable(s *strings.Builder, b *bench, res results) {
 	fmt.Fprintf(s, "#### Idle sessions\n\n%d sessions, each through the Connection Request/Confirm exchange, held idle through a freshly started proxy; "+
-		"growth of the proxy process's resident memory (VmRSS) and open descriptors, per session. "+
-		"These machines cap a process at 20,000 descriptors and the benchmark process holds both the client and the farm side of every session (2 per session), "+
-		"so the count is the same for both proxies and well under the cap of each (see the notes below for the largest count that fits).\n\n", b.idleSessions)
+		"growth of the proxy process's resident memory (VmRSS) and open descriptors, per session. %s\n\n", b.idleSessions, idleCount(b))
 	s.WriteString("| target | sessions | RSS KiB / session | rdpbroker / haproxy | descriptors / session | RSS before -> with sessions, MiB | errors |\n")
 	s.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
 	rss := func(c cell) float64 { return c.rssPerSession / 1024 }
@@ -168,6 +167,19 @@ func idleTable(s *strings.Builder, b *bench, res results) {
 	s.WriteString("\n")
 }
 
+// idleCount explains the idle session count: requested, run, and the
+// descriptor limit that decides the difference.
+func idleCount(b *bench) string {
+	why := fmt.Sprintf("a proxy holds 2 descriptors per session and every process here may hold %d (RLIMIT_NOFILE), so a proxy fits at most (%d - %d) / 2 = %d sessions "+
+		"(%d kept for its listener, health checks and files); HAProxy runs with maxconn %d. "+
+		"The fake servers run in a child process, so the benchmark process holds only the client side, 1 descriptor per session.",
+		b.fdLimit, b.fdLimit, proxyFDReserve, idleCap(b.fdLimit), proxyFDReserve, haproxyMaxconn(b.idleSessions, b.fdLimit))
+	if b.idleSessions < b.idleRequested {
+		return fmt.Sprintf("%d sessions were requested (-idle) and %d run because %s", b.idleRequested, b.idleSessions, why)
+	}
+	return fmt.Sprintf("%d sessions requested and run; %s", b.idleRequested, why)
+}
+
 func stickyTable(s *strings.Builder, b *bench, res results) {
 	fmt.Fprintf(s, "#### Stickiness\n\n%d logins connect together, hold their sessions, all disconnect; %d rounds, on a fresh proxy and farm. "+
 		"A violation is a reconnect that lands on another server than the login's first connection (the direct connection has one server and is left out).\n\n",
@@ -183,6 +195,18 @@ func stickyTable(s *strings.Builder, b *bench, res results) {
 		fmt.Fprintf(s, "| %s | %d | %s | %s%% | %d |\n", t, cells[0].reconnects, rangeOf(cells, v, f0), rangeOf(cells, pct, f1), errSum(cells))
 	}
 	s.WriteString("\n")
+}
+
+// cpuCells renders a proxy's two CPU columns, CPU time scaled by per (per
+// connection, per GB): the total as median [min-max], and the user + sys
+// split of the repetition whose total is that median, so that the parts
+// shown add up to the total shown.
+func cpuCells(cells []cell, per func(cell) float64, unit func(float64) string) (total, split string) {
+	tot := func(c cell) float64 { return c.cpu.total() * per(c) }
+	sorted := slices.Clone(cells)
+	slices.SortStableFunc(sorted, func(a, b cell) int { return cmp.Compare(tot(a), tot(b)) })
+	mid := sorted[len(sorted)/2] // the cell median() picks
+	return rangeOf(cells, tot, unit), unit(mid.cpu.user*per(mid)) + " + " + unit(mid.cpu.sys*per(mid))
 }
 
 func median(cells []cell, f func(cell) float64) float64 {

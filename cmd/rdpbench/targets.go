@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,9 +16,9 @@ import (
 type target interface {
 	Name() string
 	Addr() string
-	// CPU returns the CPU seconds the target's process used so far (0 when
+	// CPU returns the CPU time the target's process used so far (zero when
 	// the target has no process of its own).
-	CPU() float64
+	CPU() cpuTime
 	// Pid is the target's process (0 when it has none).
 	Pid() int
 	Stop()
@@ -29,7 +28,7 @@ type direct struct{ addr string }
 
 func (d direct) Name() string { return "direct" }
 func (d direct) Addr() string { return d.addr }
-func (d direct) CPU() float64 { return 0 }
+func (d direct) CPU() cpuTime { return cpuTime{} }
 func (d direct) Pid() int     { return 0 }
 func (d direct) Stop()        {}
 
@@ -43,7 +42,7 @@ type process struct {
 
 func (p *process) Name() string { return p.name }
 func (p *process) Addr() string { return p.addr }
-func (p *process) CPU() float64 { return procCPU(p.cmd.Process.Pid) }
+func (p *process) CPU() cpuTime { return procCPU(p.cmd.Process.Pid) }
 func (p *process) Pid() int     { return p.cmd.Process.Pid }
 
 // Stop ends the process group (SIGTERM, SIGKILL after 5s) and waits for
@@ -82,11 +81,18 @@ func startProcess(name, addr, logPath string, argv ...string) (*process, error) 
 	defer logf.Close() // the child has its own copy
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	return startCmd(name, addr, cmd)
+}
+
+// startCmd starts cmd, its I/O already set up, in its own process group
+// (so that Stop ends whatever it forks too), killed with the benchmark if
+// the benchmark dies, and registers it in live.
+func startCmd(name, addr string, cmd *exec.Cmd) (*process, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	live.Lock()
 	defer live.Unlock()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	p := &process{name: name, addr: addr, cmd: cmd}
 	live.procs[p] = struct{}{}
@@ -158,51 +164,4 @@ func waitPort(addr string, timeout time.Duration) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// procCPU reads utime+stime of pid from /proc, in seconds.
-func procCPU(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ is 100 on Linux
-}
-
-// procRSS reads VmRSS of pid from /proc, in bytes.
-func procRSS(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
-
-// procFDs counts the open file descriptors of pid.
-func procFDs(pid int) int {
-	es, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return 0
-	}
-	return len(es)
 }

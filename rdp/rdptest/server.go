@@ -287,27 +287,12 @@ func (s *Server) serveConn(c *net.TCPConn) {
 		c.CloseWrite()
 		log.Debug("echo done", "bytes", n, "err", err)
 	case Sink:
-		n, err := io.Copy(io.Discard, c)
+		n, err := sink(c)
 		log.Debug("sink done", "bytes", n, "err", err)
 	case Source:
 		n, err := source(c)
 		log.Debug("source done", "bytes", n, "err", err)
 	case Hangup:
-	}
-}
-
-// sourceChunk is what Source writes, over and over.
-var sourceChunk = make([]byte, 256<<10)
-
-// source writes sourceChunk to c until a write fails (the client closed).
-func source(c *net.TCPConn) (int64, error) {
-	var n int64
-	for {
-		m, err := c.Write(sourceChunk)
-		n += int64(m)
-		if err != nil {
-			return n, err
-		}
 	}
 }
 

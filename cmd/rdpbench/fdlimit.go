@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"syscall"
+)
+
+// The idle workload is bounded by descriptors, not memory: these machines
+// cap every process at 20,000 (a hard RLIMIT_NOFILE, not raisable without
+// CAP_SYS_RESOURCE), and a proxied session holds 2 in the proxy (client
+// and server socket). The benchmark itself holds 1 per idle session (the
+// client side; the farm runs in a child process), so the proxy is the
+// tighter bound.
+
+// proxyFDReserve is what a proxy holds besides its sessions: listener,
+// epoll, health-check sockets, log and state files, stdio.
+const proxyFDReserve = 64
+
+// fdLimit returns this process's hard descriptor limit, which the proxies
+// inherit: rdpbroker (Go) raises its soft limit to it, HAProxy as far as
+// its maxconn needs.
+func fdLimit() (uint64, error) {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		return 0, fmt.Errorf("RLIMIT_NOFILE: %w", err)
+	}
+	return r.Max, nil
+}
+
+// pairs is how many 2-descriptor sessions fit in limit after reserve.
+func pairs(limit, reserve uint64) int {
+	if limit <= reserve {
+		return 0
+	}
+	return int(min((limit-reserve)/2, math.MaxInt32)) // RLIM_INFINITY: no bound worth the name
+}
+
+// idleCap is the most idle sessions a proxy process can hold under limit
+// descriptors: 9,968 at 20,000.
+func idleCap(limit uint64) int { return pairs(limit, proxyFDReserve) }
+
+// haproxyMaxconn is HAProxy's global maxconn: room for the idle sessions
+// (the most any workload holds at once; the open loop holds up to
+// maxInFlight) and a few more. HAProxy 2.6 reserves 2 descriptors per
+// connection plus about 21 (listener, health checks, per-thread pollers
+// with the farm of 4) and, strict-limits being its default, refuses to
+// start when the limit is lower: at 20,000, maxconn 9989 starts and 9990
+// does not. Hence the cap at pairs(limit, 32), which leaves it 32.
+func haproxyMaxconn(idle int, limit uint64) int {
+	return min(max(idle, maxInFlight)+16, pairs(limit, 32))
+}
