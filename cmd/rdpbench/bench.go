@@ -9,7 +9,7 @@ import (
 )
 
 // Workloads, in the order they run and are reported.
-var workloads = []string{"connrate", "openloop", "bulk", "idle", "sticky"}
+var workloads = []string{"connrate", "openloop", "bulk", "cost", "idle", "sticky"}
 
 type bench struct {
 	brokerBin        string
@@ -28,6 +28,7 @@ type bench struct {
 	stickyLogins     int
 	stickyRounds     int
 	progress         func(format string, args ...any)
+	costs            map[string]connCost // cost: by proxy
 }
 
 // key names a row of a table: workload, parameter, target.
@@ -116,6 +117,25 @@ func (b *bench) run() (string, error) {
 				measure("bulk", fmt.Sprintf("%s/%d", dirn, n), func(t target) cell { return bulk(t, dirn, n, b.warmup, b.duration) },
 					func(c cell) string { return fmt.Sprintf("%7.0f MB/s cpu=%.2fs", c.mbps(), c.cpu.total()) })
 			}
+		}
+	}
+	if b.runs("cost") {
+		b.costs = map[string]connCost{}
+		for _, t := range targets {
+			if t.Name() == "direct" {
+				continue
+			}
+			c, err := measureCost(t, logins, b.tmp(dir, "cost-"+t.Name()))
+			if err != nil {
+				return "", fmt.Errorf("cost %s: %w", t.Name(), err)
+			}
+			b.costs[t.Name()] = c
+			var calls int64
+			for _, n := range c.calls {
+				calls += n
+			}
+			b.progress("%-9s %-10s %d conns  cpu=%.3f ms/conn  %.1f switches/conn  %.1f syscalls/conn", "cost", t.Name(), c.conns,
+				1000*c.cpu.total()/float64(max(c.conns, 1)), float64(c.switches)/float64(max(c.conns, 1)), float64(calls)/costConns)
 		}
 	}
 	// Idle sessions and stickiness each get fresh processes: a proxy that

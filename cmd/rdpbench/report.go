@@ -35,6 +35,9 @@ func format(b *bench, res results, took time.Duration) string {
 	if b.runs("bulk") {
 		bulkTable(&s, b, res)
 	}
+	if b.runs("cost") && len(b.costs) > 0 {
+		costTable(&s, b)
+	}
 	if b.runs("idle") {
 		idleTable(&s, b, res)
 	}
