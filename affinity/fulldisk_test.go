@@ -3,7 +3,6 @@ package affinity
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -12,49 +11,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rdpbroker/rdpbroker/appliance/disktest"
 )
-
-// tmpfs mounts a tmpfs of size bytes on a new temporary directory, for a
-// disk that really fills up, and unmounts it when the test ends. Mounting
-// needs root (CAP_SYS_ADMIN), which `make test` has; without it the test
-// is skipped.
-func tmpfs(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		t.Skipf("cannot mount a tmpfs (root needed): %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) }) // before TempDir's removal
-	return dir
-}
-
-// fill writes a file in dir until the file system is full and returns its
-// path: removing it frees the space.
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	p := filepath.Join(dir, "filler")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling %s: %v", dir, err)
-			}
-			return p
-		}
-	}
-}
 
 // On a full disk the table keeps serving from memory, keeps the changes
 // pending and says why; once space is back the next flush writes them all,
 // and a restart finds every entry: nothing placed during the outage is
 // lost.
 func TestFullDiskLosesNothing(t *testing.T) {
-	dir := tmpfs(t, 4<<20)
+	dir := disktest.Tmpfs(t, 4<<20)
 	path := filepath.Join(dir, "affinity.db")
 	fc := newFakeClock()
 	var logs bytes.Buffer
@@ -74,7 +40,7 @@ func TestFullDiskLosesNothing(t *testing.T) {
 	if err := tb.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	filler := fill(t, dir)
+	filler := disktest.Fill(t, dir)
 
 	for i := range 5000 {
 		tb.Place("during"+strconv.Itoa(i), "s"+strconv.Itoa(i%4))

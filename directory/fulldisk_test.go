@@ -7,48 +7,15 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/rdpbroker/rdpbroker/appliance/disktest"
 )
-
-// tmpfs mounts a tmpfs of size bytes on a new temporary directory, for a
-// disk that really fills up, and unmounts it when the test ends. Mounting
-// needs root (CAP_SYS_ADMIN), which `make test` has; without it the test
-// is skipped.
-func tmpfs(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		t.Skipf("cannot mount a tmpfs (root needed): %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) }) // before TempDir's removal
-	return dir
-}
-
-// fill writes a file in dir until the file system is full and returns its
-// path: removing it frees the space.
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	p := filepath.Join(dir, "filler")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling %s: %v", dir, err)
-			}
-			return p
-		}
-	}
-}
 
 // A snapshot that cannot be written because the disk is full is an error
 // naming the cause; the last good snapshot stays whole and no temporary
 // file is left; once space is back the next save works.
 func TestSnapshotFullDisk(t *testing.T) {
-	dir := tmpfs(t, 1<<20)
+	dir := disktest.Tmpfs(t, 1<<20)
 	p := filepath.Join(dir, SnapshotFile)
 	small := testSnapshot()
 	if err := SaveSnapshot(p, small); err != nil {
@@ -59,7 +26,7 @@ func TestSnapshotFullDisk(t *testing.T) {
 		b.add(fmt.Sprintf("user%05d", i), "", "Engineering")
 	}
 	big := &Snapshot{NetBIOS: "corp", DNSDomain: "corp.example.test", Users: b.build()}
-	filler := fill(t, dir)
+	filler := disktest.Fill(t, dir)
 
 	err := SaveSnapshot(p, big)
 	if !errors.Is(err, syscall.ENOSPC) {

@@ -1,0 +1,49 @@
+// Package disktest gives tests a real disk that fills up: a small tmpfs
+// mounted on a temporary directory, and a way to fill it. The appliance
+// runs for years on a VM whose /var may fill; its packages (the affinity
+// store, the directory snapshot) are tested against ENOSPC from the
+// kernel, not against a fake.
+package disktest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// Tmpfs mounts a tmpfs of size bytes on a new temporary directory and
+// unmounts it when the test ends. Mounting needs root (CAP_SYS_ADMIN),
+// which `make test` has; without it the test is skipped, saying why.
+func Tmpfs(t testing.TB, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
+		t.Skipf("cannot mount a tmpfs (root needed): %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) }) // runs before TempDir's removal
+	return dir
+}
+
+// Fill writes a file in dir until its file system is full and returns the
+// file's path: removing it frees the space.
+func Fill(t testing.TB, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "disktest-filler")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatalf("disktest: fill %s: %v", dir, err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("disktest: fill %s: %v", dir, err)
+			}
+			return p
+		}
+	}
+}
