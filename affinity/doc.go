@@ -54,7 +54,11 @@
 // process holds the file (bbolt's flock): an upgrade must close the old
 // table first. A failed write (full disk) keeps the changes queued and in
 // memory, is logged and counted (Stats.FlushErrors), and retried every
-// window.
+// window. A store the file system refuses at Open (full, read-only, I/O
+// errors: ErrUnavailable) is neither an error nor moved aside: the table
+// serves from memory, every flush tries to open the store again, and once
+// it opens its records are merged in (newer wins) and the queued changes
+// written.
 //
 // # Replication
 //

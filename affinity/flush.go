@@ -8,10 +8,12 @@ import (
 
 // persister writes the table's pending changes to its store.
 type persister struct {
-	t  *Table
-	st *boltStore
+	t           *Table
+	path        string
+	lockTimeout time.Duration
 
 	mu                sync.Mutex // serialises flushes; protects following fields
+	st                *boltStore // nil while the store is unavailable (see reopen)
 	flushes           uint64
 	flushErrors       uint64
 	lastErr           error
@@ -23,7 +25,9 @@ type persister struct {
 	closed            bool
 }
 
-func newPersister(t *Table, st *boltStore) *persister { return &persister{t: t, st: st} }
+func newPersister(t *Table, path string, lockTimeout time.Duration, st *boltStore) *persister {
+	return &persister{t: t, path: path, lockTimeout: lockTimeout, st: st}
+}
 
 // errorLogEvery limits repeated flush error logs (the count is in Stats).
 const errorLogEvery = time.Minute
@@ -34,9 +38,14 @@ func (p *persister) flush() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return fmt.Errorf("affinity: flush %s: store closed", p.st.path)
+		return fmt.Errorf("affinity: flush %s: store closed", p.path)
 	}
 	t := p.t
+	if p.st == nil {
+		if err := p.reopen(); err != nil {
+			return p.failed(err)
+		}
+	}
 	t.pmu.Lock()
 	batch := t.pending
 	if len(batch) == 0 {
@@ -57,23 +66,32 @@ func (p *persister) flush() error {
 			}
 		}
 		t.pmu.Unlock()
-		err = fmt.Errorf("affinity: flush %s: %w", p.st.path, err)
-		p.flushErrors++
-		if p.lastErr == nil || p.lastErr.Error() != err.Error() || now.Sub(p.lastErrLogged) >= errorLogEvery {
-			t.log.Error("affinity: cannot write the store; serving from memory, will retry",
-				"err", err, "pending", len(batch), "errors", p.flushErrors)
-			p.lastErrLogged = now
-		}
-		p.lastErr, p.lastErrAt = err, now
-		return err
+		return p.failed(fmt.Errorf("affinity: flush %s: %w", p.path, err))
 	}
 	if p.lastErr != nil {
-		t.log.Info("affinity: store writable again", "path", p.st.path, "failed_flushes", p.flushErrors)
+		t.log.Info("affinity: store writable again", "path", p.path, "failed_flushes", p.flushErrors)
 		p.lastErr = nil
 	}
 	p.flushes++
 	p.lastFlush, p.lastFlushDuration, p.lastFlushSize = now, now.Sub(start), len(batch)
 	return nil
+}
+
+// failed counts and logs a failed flush (the same error at most once per
+// errorLogEvery) and returns it. p.mu is held.
+func (p *persister) failed(err error) error {
+	now := time.Now()
+	p.flushErrors++
+	if p.lastErr == nil || p.lastErr.Error() != err.Error() || now.Sub(p.lastErrLogged) >= errorLogEvery {
+		p.t.pmu.Lock()
+		pending := len(p.t.pending)
+		p.t.pmu.Unlock()
+		p.t.log.Error("affinity: cannot write the store; serving from memory, will retry",
+			"err", err, "pending", pending, "errors", p.flushErrors)
+		p.lastErrLogged = now
+	}
+	p.lastErr, p.lastErrAt = err, now
+	return err
 }
 
 // startBackground runs the flusher and the pruner until Close.
@@ -137,11 +155,15 @@ func (t *Table) Close() error {
 			return
 		}
 		t.closeErr = t.persist.flush()
-		t.persist.mu.Lock()
-		defer t.persist.mu.Unlock()
-		t.persist.closed = true
-		if err := t.persist.st.close(); err != nil && t.closeErr == nil {
-			t.closeErr = fmt.Errorf("affinity: close %s: %w", t.persist.st.path, err)
+		p := t.persist
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.closed = true
+		if p.st == nil {
+			return // never opened: the flush above said what is lost
+		}
+		if err := p.st.close(); err != nil && t.closeErr == nil {
+			t.closeErr = fmt.Errorf("affinity: close %s: %w", p.path, err)
 		}
 	})
 	return t.closeErr
@@ -187,10 +209,13 @@ func (t *Table) Stats() Stats {
 		}
 		s.LastFlushErrorAt, s.LastFlush = p.lastErrAt, p.lastFlush
 		s.LastFlushDuration, s.LastFlushSize = p.lastFlushDuration, p.lastFlushSize
-		closed := p.closed
+		st := p.st
+		if p.closed {
+			st = nil
+		}
 		p.mu.Unlock()
-		if !closed {
-			s.StoreBytes = p.st.size()
+		if st != nil {
+			s.StoreBytes = st.size()
 		}
 	}
 	return s

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -30,7 +31,11 @@ var ErrLocked = errors.New("store file locked by another process")
 // table in memory only) and starts its flusher. The table answers lookups
 // as soon as Open returns. A store file that cannot be read is renamed
 // aside (path.corrupt-<UTC timestamp>), the error logged, and Open returns
-// an empty table backed by a new file. Close it to flush the last window.
+// an empty table backed by a new file. A store the file system refuses
+// (disk full, read-only, I/O error: see ErrUnavailable) is not an error:
+// the table serves from memory, keeps every change pending, and the
+// flusher opens the store once it can, merges what it holds and writes
+// the changes. Close it to flush the last window.
 func Open(path string, cfg Config, opts Options) (*Table, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("affinity: open %s: %w", path, err)
@@ -59,47 +64,104 @@ func Open(path string, cfg Config, opts Options) (*Table, error) {
 	t.coarseOn = coarse
 	t.coarse.Store(time.Now().UnixMilli())
 	if path != "" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return nil, fmt.Errorf("affinity: open %s: %w", path, err)
-		}
-		st, err := t.openStore(path, opts.LockTimeout)
+		var st *boltStore
+		err := os.MkdirAll(filepath.Dir(path), 0o750)
 		if err != nil {
+			err = fmt.Errorf("affinity: open %s: %w", path, err)
+			if diskError(err) {
+				err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+		} else {
+			st, err = t.openStore(path, opts.LockTimeout, t.loadEmpty)
+		}
+		if err != nil && !errors.Is(err, ErrUnavailable) {
 			return nil, err
 		}
-		t.persist = newPersister(t, st)
+		t.persist = newPersister(t, path, opts.LockTimeout, st)
+		if err != nil {
+			t.persist.unavailable(err)
+		}
 	}
 	t.startBackground()
 	return t, nil
 }
 
-// openStore opens and loads path, moving an unreadable file aside.
-func (t *Table) openStore(path string, lockTimeout time.Duration) (*boltStore, error) {
+// ErrUnavailable marks (wrapped) a store the file system refuses: full,
+// read-only, failing, not permitted. Unlike a damaged file it is left as
+// it is, and the table keeps its changes in memory until it can write.
+var ErrUnavailable = errors.New("store unavailable")
+
+// diskError reports whether err is the file system refusing rather than a
+// damaged store file.
+func diskError(err error) bool {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO, syscall.EACCES, syscall.EPERM, syscall.ENOENT, syscall.ENOTDIR:
+		return true
+	}
+	return false
+}
+
+// openStore opens path and loads it with load, moving an unreadable file
+// aside. A file system error is returned wrapping ErrUnavailable, and the
+// file is left alone (removed only if this call created it, empty).
+func (t *Table) openStore(path string, lockTimeout time.Duration, load func(*boltStore) (int, error)) (*boltStore, error) {
 	start := time.Now()
+	_, statErr := os.Stat(path)
+	existed := statErr == nil
 	st, err := openBolt(path, lockTimeout)
 	if err == nil {
 		var n int
-		n, err = t.load(st)
+		n, err = load(st)
 		if err == nil {
 			t.log.Info("affinity: store loaded", "path", path, "entries", n, "duration", time.Since(start))
 			return st, nil
 		}
 		st.close()
-		t.resetShards()
 	}
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("affinity: open %s: %w (waited %s)", path, ErrLocked, lockTimeout)
 	}
+	if diskError(err) {
+		if !existed {
+			if fi, serr := os.Stat(path); serr == nil && fi.Size() == 0 {
+				os.Remove(path)
+			}
+		}
+		return nil, fmt.Errorf("affinity: open %s: %w: %w", path, ErrUnavailable, err)
+	}
 	aside := path + ".corrupt-" + t.now().UTC().Format("20060102T150405.000Z")
 	if rerr := os.Rename(path, aside); rerr != nil {
-		return nil, fmt.Errorf("affinity: open %s: %v; moving it aside: %w", path, err, rerr)
+		err = fmt.Errorf("affinity: open %s: %v; moving it aside: %w", path, err, rerr)
+		if diskError(rerr) {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return nil, err
 	}
 	t.log.Error("affinity: store unreadable, moved aside; starting with an empty table",
 		"path", path, "moved_to", aside, "err", err)
 	st, err = openBolt(path, lockTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("affinity: open %s: %w", path, err)
+		err = fmt.Errorf("affinity: open %s: %w", path, err)
+		if diskError(err) {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return nil, err
 	}
 	return st, nil
+}
+
+// loadEmpty is load for a table that holds nothing yet (Open): on failure
+// the table is emptied again.
+func (t *Table) loadEmpty(st *boltStore) (int, error) {
+	n, err := t.load(st)
+	if err != nil {
+		t.resetShards()
+	}
+	return n, err
 }
 
 // load fills the (empty) table from st. Expired records and records that

@@ -16,13 +16,19 @@ const AffinityFile = "affinity.db"
 // at once from what the store held (entries older than the flush window
 // survive a crash). A store locked by another process is an error; an
 // unreadable one is moved aside by affinity.Open and the broker starts
-// with an empty table.
+// with an empty table; one the file system refuses (full, read-only)
+// leaves the table in memory until it can be written.
 func (b *Broker) openAffinity(cfg Config) (*affinity.Table, error) {
 	t, err := affinity.Open(filepath.Join(cfg.StateDir, AffinityFile), cfg.Affinity, affinity.Options{
 		Logger: b.log, Now: b.now, Node: cfg.Peers.Node,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("appliance: %w", err)
+	}
+	if e := t.Stats().LastFlushError; e != "" { // the file system refused the store: logged by affinity
+		b.log.Warn("affinity table serving from memory until its store can be written", "path", filepath.Join(cfg.StateDir, AffinityFile),
+			"expire", cfg.Affinity.Expire, "down_grace", cfg.Affinity.DownGrace)
+		return t, nil
 	}
 	b.log.Info("affinity table loaded", "path", filepath.Join(cfg.StateDir, AffinityFile), "entries", t.Len(),
 		"expire", cfg.Affinity.Expire, "down_grace", cfg.Affinity.DownGrace)

@@ -47,3 +47,17 @@ func Fill(t testing.TB, dir string) string {
 		}
 	}
 }
+
+// ReadOnly remounts the tmpfs at dir (from Tmpfs) read-only, or
+// read-write again: what the kernel does to a file system after I/O
+// errors.
+func ReadOnly(t testing.TB, dir string, ro bool) {
+	t.Helper()
+	flags := uintptr(syscall.MS_REMOUNT | syscall.MS_NOSUID | syscall.MS_NODEV)
+	if ro {
+		flags |= syscall.MS_RDONLY
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", flags, ""); err != nil {
+		t.Fatalf("disktest: remount %s (read-only %v): %v", dir, ro, err)
+	}
+}
