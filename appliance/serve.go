@@ -10,16 +10,29 @@ import (
 	"syscall"
 )
 
+// ServeOptions are `rdpbroker serve`'s flags besides the config file.
+type ServeOptions struct {
+	// Pprof is a loopback address for Go's profiler ("" = none).
+	Pprof string
+}
+
 // Serve is `rdpbroker serve`: load the file, run the broker until SIGINT or
 // SIGTERM, reload the file on SIGHUP (a bad file is reported and the
 // running configuration kept) and log its state on SIGUSR1.
-func Serve(ctx context.Context, path string, stderr io.Writer) error {
+func Serve(ctx context.Context, path string, opts ServeOptions, stderr io.Writer) error {
 	b, logger, err := open(path, stderr)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if opts.Pprof != "" {
+		// A bad address is logged, not fatal: the profiler is a
+		// diagnostic and must not keep the gateway down.
+		if _, err := startPprof(ctx, opts.Pprof, logger); err != nil {
+			logger.Error("profiler not started", "err", err)
+		}
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -2,7 +2,7 @@
 // first RDP packet, routes the login to a pool of terminal servers and
 // splices the connection.
 //
-//	rdpbroker serve --config /etc/rdpbroker/rdpbroker.yaml
+//	rdpbroker serve --config /etc/rdpbroker/rdpbroker.yaml [--pprof 127.0.0.1:6060]
 //	rdpbroker check-config --config /etc/rdpbroker/rdpbroker.yaml
 //	rdpbroker demo
 package main
@@ -18,7 +18,8 @@ import (
 )
 
 const usage = `usage:
-  rdpbroker serve --config FILE         run the broker
+  rdpbroker serve --config FILE [--pprof 127.0.0.1:PORT]
+                                        run the broker (--pprof: Go's profiler, loopback only)
   rdpbroker check-config --config FILE  validate FILE, exit 1 on any problem
   rdpbroker demo [--listen ADDR]        run the broker on an embedded demo config with fake RDP servers
 `
@@ -35,13 +36,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	config := fs.String("config", "/etc/rdpbroker/rdpbroker.yaml", "configuration file")
 	listen := fs.String("listen", "127.0.0.1:13389", "demo: client-facing address")
+	pprof := fs.String("pprof", "", "serve: loopback address for Go's profiler (/debug/pprof/)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	var err error
 	switch cmd {
 	case "serve":
-		err = appliance.Serve(context.Background(), *config, stderr)
+		err = appliance.Serve(context.Background(), *config, appliance.ServeOptions{Pprof: *pprof}, stderr)
 	case "check-config":
 		err = appliance.CheckConfig(*config, stdout)
 	case "demo":
