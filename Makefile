@@ -43,14 +43,15 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
 	  done; done
 
-# bench: rdpbroker vs HAProxy 2.6 vs a direct connection, in one run (~6 min),
-# report written to docs/benchmarks.md. A quick subset while developing:
+# bench: rdpbroker vs HAProxy 2.6 vs a direct connection, in one run (~7 min),
+# report written to docs/benchmarks.md, rdpbroker's CPU profiles under the
+# connection-rate load to $(BIN)/profiles. A quick subset while developing:
 #   make bench BENCHFLAGS="-only connrate,bulk -duration 2s -repeat 1" BENCHOUT=
 BENCHFLAGS ?=
 BENCHOUT ?= docs/benchmarks.md
 bench: build
 	scripts/install-bench-deps.sh
-	$(GO) run ./cmd/rdpbench $(if $(BENCHOUT),-out $(BENCHOUT)) $(BENCHFLAGS)
+	$(GO) run ./cmd/rdpbench -broker $(BIN)/rdpbroker -profile $(BIN)/profiles $(if $(BENCHOUT),-out $(BENCHOUT)) $(BENCHFLAGS)
 	@echo "== affinity table and directory index (docs/benchmarks.md has the goals)"
 	$(GO) test -run '^$$' -bench 'Lookup|PlacePersisted|ReplicationDelay|IndexResolve' ./affinity ./directory
 	@echo "== 1M-entry restart load and a 100k-user / 1k-group directory sync on slapd"

@@ -29,6 +29,8 @@ type bench struct {
 	stickyRounds     int
 	progress         func(format string, args ...any)
 	costs            map[string]connCost // cost: by proxy
+	profileDir       string              // where rdpbroker's CPU profiles go ("" = none)
+	profiles         []string            // the profiles written
 }
 
 // key names a row of a table: workload, parameter, target.
@@ -57,7 +59,7 @@ func (b *bench) startTarget(name, dir string, farm []string) (target, error) {
 	case "haproxy":
 		return startHAProxy(b.haproxyBin, dir, farm, haproxyMaxconn(b.idleSessions, b.fdLimit))
 	case "rdpbroker":
-		return startBroker(b.brokerBin, dir, farm)
+		return startBroker(b.brokerBin, dir, farm, b.profileDir != "")
 	}
 	return nil, fmt.Errorf("unknown target %q", name)
 }
@@ -101,7 +103,15 @@ func (b *bench) run() (string, error) {
 	}
 	if b.runs("connrate") {
 		for _, n := range b.clients {
-			measure("connrate", fmt.Sprint(n), func(t target) cell { return connRate(t, n, b.warmup, b.duration, logins) },
+			profiled := false
+			measure("connrate", fmt.Sprint(n), func(t target) cell {
+				if p, ok := t.(*process); ok && p.pprof != "" && !profiled {
+					profiled = true
+					wait := b.profile(p, fmt.Sprintf("rdpbroker-connrate-%d.pprof", n))
+					defer wait()
+				}
+				return connRate(t, n, b.warmup, b.duration, logins)
+			},
 				func(c cell) string { return fmt.Sprintf("%6.0f conn/s p50=%v p99=%v", c.rate(), c.p50, c.p99) })
 		}
 	}

@@ -61,6 +61,7 @@ func run() int {
 		stickyL  = flag.Int("sticky-logins", 200, "sticky: logins")
 		stickyR  = flag.Int("sticky-rounds", 5, "sticky: connection rounds per login")
 		out      = flag.String("out", "", "also write the markdown report to this file")
+		profDir  = flag.String("profile", "", "write CPU profiles of rdpbroker (connrate, first repetition of each client count) to this directory")
 	)
 	flag.Parse()
 	bad := func(name, v string) int {
@@ -79,7 +80,7 @@ func run() int {
 		brokerBin: *broker, haproxyBin: *haproxy, duration: *duration, warmup: *warmup,
 		repeat: *repeat, servers: *servers, logins: *logins,
 		idleRequested: *idleN, idleSessions: min(*idleN, idleCap(limit)), fdLimit: limit,
-		stickyLogins: *stickyL, stickyRounds: *stickyR,
+		stickyLogins: *stickyL, stickyRounds: *stickyR, profileDir: *profDir,
 		progress: func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) },
 	}
 	for _, l := range []struct {

@@ -34,10 +34,11 @@ func (d direct) Stop()        {}
 
 // process is a proxy running as its own process group.
 type process struct {
-	name string
-	addr string
-	cmd  *exec.Cmd
-	once sync.Once
+	name  string
+	addr  string
+	pprof string // rdpbroker: its profiler's address, if started with one
+	cmd   *exec.Cmd
+	once  sync.Once
 }
 
 func (p *process) Name() string { return p.name }
@@ -114,7 +115,7 @@ func stopAll() {
 
 // startBroker runs rdpbroker on a config equivalent to the seed's HAProxy
 // setup: one pool, leastconn, RDP health checks every 3s.
-func startBroker(bin, dir string, farm []string) (*process, error) {
+func startBroker(bin, dir string, farm []string, withPprof bool) (*process, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -131,10 +132,19 @@ func startBroker(bin, dir string, farm []string) (*process, error) {
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "rdpbroker.log")
-	p, err := startProcess("rdpbroker", addr, logPath, bin, "serve", "--config", cfg)
+	argv := []string{bin, "serve", "--config", cfg}
+	var pprofAddr string
+	if withPprof {
+		if pprofAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		argv = append(argv, "--pprof", pprofAddr)
+	}
+	p, err := startProcess("rdpbroker", addr, logPath, argv...)
 	if err != nil {
 		return nil, err
 	}
+	p.pprof = pprofAddr
 	if err := waitPort(addr, 10*time.Second); err != nil {
 		p.Stop()
 		return nil, fmt.Errorf("rdpbroker did not listen (log %s): %w", logPath, err)
