@@ -99,6 +99,7 @@ func adConfig(t *testing.T, f *adtest.Fixture) Config {
 type counting struct {
 	s            searcher
 	ranged, more int // requests for member;range=..., paged requests with a cookie
+	lookups      int // the walk's searches for a batch of member DNs
 }
 
 func (c *counting) Search(req *ldap.SearchRequest) (*ldap.SearchResult, error) {
@@ -106,6 +107,9 @@ func (c *counting) Search(req *ldap.SearchRequest) (*ldap.SearchResult, error) {
 		if strings.HasPrefix(a, "member;range=") {
 			c.ranged++
 		}
+	}
+	if strings.HasPrefix(req.Filter, "(|(distinguishedName=") {
+		c.lookups++
 	}
 	if pc, ok := ldap.FindControl(req.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging); ok && len(pc.Cookie) > 0 {
 		c.more++
@@ -179,6 +183,28 @@ func TestADMembership(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With index_all_users the walk takes the members it already knows from
+// the all-users search and looks up only the rest (nested groups, disabled
+// accounts): the same memberships with fewer searches.
+func TestADWalkUsesKnownUsers(t *testing.T) {
+	f := requireDC(t)
+	cfg := adConfig(t, f)
+	cfg.Method = MethodWalk
+	cfg.IndexAllUsers = false
+	plain, plainCount := fetchCounting(t, cfg)
+	cfg.IndexAllUsers = true
+	indexed, indexedCount := fetchCounting(t, cfg)
+	for group := range cfg.Groups {
+		if a, b := membersOf(plain, group), membersOf(indexed, group); !slices.Equal(a, b) {
+			t.Errorf("%s: %v without index_all_users, %v with", group, a, b)
+		}
+	}
+	if indexedCount.lookups >= plainCount.lookups {
+		t.Errorf("DN lookups: %d with index_all_users, %d without; want fewer with", indexedCount.lookups, plainCount.lookups)
+	}
+	t.Logf("DN lookup searches: %d without index_all_users, %d with", plainCount.lookups, indexedCount.lookups)
 }
 
 // TestADBigGroup: BigGroup has 1,601 members, beyond AD's MaxValRange.

@@ -22,6 +22,11 @@ func chainMembers(s searcher, cfg Config, dn string, fn memberFunc) error {
 // persons reports every person account under BaseDN matching extra (an
 // LDAP filter, or ""), enabled ones only unless includeDisabled.
 func persons(s searcher, cfg Config, extra string, fn memberFunc) error {
+	return personsDN(s, cfg, extra, func(_, sam, upn string) { fn(sam, upn) })
+}
+
+// personsDN is persons, also giving each account's DN.
+func personsDN(s searcher, cfg Config, extra string, fn func(dn, sam, upn string)) error {
 	filter := "(&" + filterPerson + extra
 	if !cfg.IncludeDisabled {
 		filter += "(!" + uacDisabled + ")"
@@ -30,7 +35,7 @@ func persons(s searcher, cfg Config, extra string, fn memberFunc) error {
 	req := ldap.NewSearchRequest(cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		filter, []string{attrSAM, attrUPN}, nil)
 	return pagedSearch(s, req, cfg.PageSize, func(e *ldap.Entry) error {
-		fn(e.GetAttributeValue(attrSAM), e.GetAttributeValue(attrUPN))
+		fn(e.DN, e.GetAttributeValue(attrSAM), e.GetAttributeValue(attrUPN))
 		return nil
 	})
 }
@@ -38,13 +43,21 @@ func persons(s searcher, cfg Config, extra string, fn memberFunc) error {
 // walkBatch is how many member DNs one lookup search asks for.
 const walkBatch = 100
 
+// known maps the lower-case DN of every account the all-users search
+// reported (the accounts the sync indexes: enabled persons, or all persons
+// with include_disabled) to its names, so that the walk reports those
+// members without looking their DNs up.
+type known map[string]account
+
+type account struct{ sam, upn string }
+
 // walkMembers finds group's transitive person members breadth-first:
-// read each group's `member` values (with range retrieval), look the DNs
-// up in batches, report persons, queue nested groups (each group once:
-// cycles end). Members outside BaseDN (foreign security principals) are
-// skipped. It is the fallback for directories where the chain rule is
-// slow or missing.
-func walkMembers(s searcher, cfg Config, dn string, fn memberFunc) error {
+// read each group's `member` values (with range retrieval), report the
+// accounts already known, look the other DNs up in batches, report
+// persons, queue nested groups (each group once: cycles end). Members
+// outside BaseDN (foreign security principals) are skipped. It is the
+// fallback for directories where the chain rule is slow or missing.
+func walkMembers(s searcher, cfg Config, dn string, kn known, fn memberFunc) error {
 	seen := map[string]bool{strings.ToLower(dn): true}
 	queue := []string{dn}
 	for len(queue) > 0 {
@@ -54,7 +67,15 @@ func walkMembers(s searcher, cfg Config, dn string, fn memberFunc) error {
 		if err != nil {
 			return err
 		}
-		for batch := range slices.Chunk(members, walkBatch) {
+		lookup := make([]string, 0, len(members))
+		for _, m := range members {
+			if a, ok := kn[strings.ToLower(m)]; ok {
+				fn(a.sam, a.upn)
+				continue
+			}
+			lookup = append(lookup, m) // groups, disabled accounts, computers, DNs spelt differently
+		}
+		for batch := range slices.Chunk(lookup, walkBatch) {
 			var f strings.Builder
 			f.WriteString("(|")
 			for _, m := range batch {
@@ -116,8 +137,17 @@ func inBatch(dn string, batch []string) bool {
 }
 
 // allUsers reports every person account under BaseDN (enabled ones unless
-// includeDisabled).
-func allUsers(s searcher, cfg Config, fn memberFunc) error { return persons(s, cfg, "", fn) }
+// includeDisabled) and returns them by DN for the walk.
+func allUsers(s searcher, cfg Config, fn memberFunc) (known, error) {
+	kn := make(known)
+	err := personsDN(s, cfg, "", func(dn, sam, upn string) {
+		fn(sam, upn)
+		if sam != "" {
+			kn[strings.ToLower(dn)] = account{sam, upn}
+		}
+	})
+	return kn, err
+}
 
 // disabled reports whether a userAccountControl value has ACCOUNTDISABLE.
 func disabled(uac string) bool {

@@ -52,6 +52,15 @@ func fetchFrom(s searcher, cfg Config, prev *Snapshot, confirm bool, log *slog.L
 	b := newBuilder()
 	names := slices.Sorted(maps.Keys(cfg.Groups))
 	members := make(map[string]map[string]bool, len(names)) // group -> SAMs
+	// Every user first: the walk then resolves member DNs from this
+	// instead of looking each one up (a 100k-user directory: thousands of
+	// searches fewer).
+	var kn known
+	if cfg.IndexAllUsers {
+		if kn, err = allUsers(s, cfg, func(sam, upn string) { b.add(sam, upn, "") }); err != nil {
+			return nil, nil, fmt.Errorf("all users: %w", err)
+		}
+	}
 	for _, name := range names {
 		dn, err := groupDN(s, cfg.BaseDN, cfg.Groups[name])
 		if err != nil {
@@ -66,14 +75,14 @@ func fetchFrom(s searcher, cfg Config, prev *Snapshot, confirm bool, log *slog.L
 		}
 		switch cfg.Method {
 		case MethodWalk:
-			err = walkMembers(s, cfg, dn, add)
+			err = walkMembers(s, cfg, dn, kn, add)
 		case MethodChain:
 			err = chainMembers(s, cfg, dn, add)
 		default:
 			if err = chainMembers(s, cfg, dn, add); err != nil && !ldap.IsErrorWithCode(err, ldap.ErrorNetwork) {
 				log.Warn("directory: chain search failed; walking the member attribute instead", "group", name, "err", err)
 				clear(set)
-				err = walkMembers(s, cfg, dn, add)
+				err = walkMembers(s, cfg, dn, kn, add)
 			}
 		}
 		if err != nil {
@@ -81,11 +90,6 @@ func fetchFrom(s searcher, cfg Config, prev *Snapshot, confirm bool, log *slog.L
 		}
 		members[name] = set
 		snap.Groups[name] = GroupInfo{DN: dn, Members: len(set)}
-	}
-	if cfg.IndexAllUsers {
-		if err := allUsers(s, cfg, func(sam, upn string) { b.add(sam, upn, "") }); err != nil {
-			return nil, nil, fmt.Errorf("all users: %w", err)
-		}
 	}
 	kept := shrinkGuard(cfg, prev, snap, members, confirm, log)
 	carryUsers(prev, b, kept)
