@@ -35,12 +35,13 @@ test: test-deps vet
 demo: build
 	$(BIN)/rdpbroker demo --listen $(DEMO_LISTEN)
 
-# fuzz: every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m).
+# fuzz: every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m). -timeout 0:
+# go test's default 10m timeout would end a 10m fuzz run as a failure.
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$t ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -timeout 0 -parallel 1 $$pkg; \
 	  done; done
 
 # bench: rdpbroker vs HAProxy 2.6 vs a direct connection, in one run (~7 min),
