@@ -135,9 +135,9 @@ func (b *bench) run() (string, error) {
 			if t.Name() == "direct" {
 				continue
 			}
-			c, err := measureCost(t, logins, b.tmp(dir, "cost-"+t.Name()))
-			if err != nil {
-				return "", fmt.Errorf("cost %s: %w", t.Name(), err)
+			c := measureCost(t, logins, b.tmp(dir, "cost-"+t.Name()))
+			if c.straceErr != "" {
+				b.progress("cost %s: no system call counts: %s", t.Name(), c.straceErr)
 			}
 			b.costs[t.Name()] = c
 			var calls int64

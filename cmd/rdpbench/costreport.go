@@ -35,6 +35,9 @@ func costTable(s *strings.Builder, b *bench) {
 	})
 	row("context switches", func(n string) string { return fmt.Sprintf("%.1f", per(n, float64(b.costs[n].switches))) })
 	row("**system calls** (failed)", func(n string) string {
+		if b.costs[n].straceErr != "" {
+			return "-"
+		}
 		var calls, errs int64
 		for k, v := range b.costs[n].calls {
 			calls += v
@@ -42,6 +45,11 @@ func costTable(s *strings.Builder, b *bench) {
 		}
 		return fmt.Sprintf("**%.1f** (%.1f)", float64(calls)/costConns, float64(errs)/costConns)
 	})
+	for _, n := range names {
+		if e := b.costs[n].straceErr; e != "" {
+			defer fmt.Fprintf(s, "No system call counts for %s: %s.\n\n", n, e)
+		}
+	}
 	set := map[string]bool{}
 	for _, n := range names {
 		for k := range b.costs[n].calls {
