@@ -61,7 +61,7 @@ func run() int {
 		stickyL  = flag.Int("sticky-logins", 200, "sticky: logins")
 		stickyR  = flag.Int("sticky-rounds", 5, "sticky: connection rounds per login")
 		out      = flag.String("out", "", "also write the markdown report to this file")
-		profDir  = flag.String("profile", "", "write CPU profiles of rdpbroker (connrate, first repetition of each client count) to this directory")
+		profDir  = flag.String("profile", "", "write CPU profiles of rdpbroker under the connrate load (an extra, unreported cell per client count) to this directory")
 	)
 	flag.Parse()
 	bad := func(name, v string) int {

@@ -11,7 +11,7 @@ import (
 )
 
 // profile starts fetching a CPU profile of p (rdpbroker started with
-// --pprof) covering the cell about to run (warm-up + measured time) into
+// --pprof) covering a cell about to run (warm-up + measured time) into
 // b.profileDir/name, and returns a func that waits for it. Failures are
 // reported as progress, not errors: the numbers do not depend on it.
 func (b *bench) profile(p *process, name string) (wait func()) {
