@@ -46,7 +46,13 @@ func (r *Router) runChecks(ctx context.Context, st *serverState, h HealthConfig)
 		if ctx.Err() != nil {
 			return // stopped during the check: not the server's fault
 		}
-		r.recordCheck(st, h, err)
+		if err != nil && LocalExhaustion(err) {
+			// Out of descriptors or ports here: the check says nothing
+			// about the server; its state stays as it was.
+			r.log.Warn("health check not run: no local resources", "server", st.name, "addr", st.address, "err", err)
+		} else {
+			r.recordCheck(st, h, err)
+		}
 		timer.Reset(h.Interval)
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -170,6 +172,23 @@ func TestHealthTransitions(t *testing.T) {
 	if probe.count("10.0.0.3:3389") != 0 {
 		t.Error("a check none server was probed")
 	}
+}
+
+// A check that cannot even dial for lack of local descriptors or ports
+// says nothing about the server: it stays up, however many such checks.
+func TestHealthLocalExhaustionIsNotAFailure(t *testing.T) {
+	cfg := testConfig()
+	cfg.Pools[0].Health = fastHealth(CheckTCP)
+	probe := newFakeProbe()
+	r, logs := startRouter(t, cfg, probe)
+	ts01 := r.Table().Server("ts01")
+	probe.set(ts01.Address, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)})
+	before := probe.count(ts01.Address)
+	waitFor(t, "10 checks out of descriptors", func() bool { return probe.count(ts01.Address) >= before+10 })
+	if !ts01.Healthy() || ts01.Status(time.Now()).CheckFailures != 0 {
+		t.Errorf("server marked by local exhaustion: %+v", ts01.Status(time.Now()))
+	}
+	waitFor(t, "the warning", func() bool { return strings.Contains(logs.String(), "health check not run: no local resources") })
 }
 
 func TestHealthTimeout(t *testing.T) {
