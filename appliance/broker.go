@@ -58,6 +58,9 @@ type Broker struct {
 
 	aff  *affinity.Table      // the persisted affinity table (nil with Options.Affinity)
 	repl *affinity.Replicator // its replication (nil without peers)
+
+	nofile uint64 // descriptor limit at start
+	fdCap  int    // sessions that limit leaves room for (fdlimit.go; 0 = no cap)
 }
 
 // New builds a broker for a validated configuration. It does not listen yet.
@@ -74,7 +77,9 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		ln:       opts.Listener,
 		sessions: make(map[uint64]*session),
 		ready:    make(chan struct{}),
+		nofile:   nofileLimit(),
 	}
+	b.fdCap = fdSessionCap(b.nofile)
 	aff := opts.Affinity
 	if aff == nil {
 		t, err := b.openAffinity(cfg)
@@ -95,6 +100,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("appliance: routing: %w", err)
 	}
 	b.setConfig(cfg)
+	b.logSessionLimit(cfg)
 	b.dir.b = b
 	if opts.Directory == nil {
 		b.dir.setup(cfg)
@@ -149,6 +155,9 @@ func (b *Broker) Reload(cfg Config) error {
 	}
 	b.reloadAffinity(old, cfg)
 	b.setConfig(cfg)
+	if cfg.MaxSessions != old.MaxSessions {
+		b.logSessionLimit(cfg)
+	}
 	b.dir.reload(cfg)
 	return nil
 }

@@ -24,7 +24,7 @@ const (
 	RejectTokenRefused               // msts token not naming a usable configured server
 	RejectAmbiguous                  // truncated cookie, candidates disagree, ambiguous: reject
 	RejectNoServer                   // pool has no available server, or every connect failed
-	RejectLimit                      // global max_sessions reached
+	RejectLimit                      // global max_sessions or descriptor limit reached, or no local resources to dial
 	RejectAffinityDown               // the user's affined server is down, within affinity.down_grace
 	RejectInternal                   // a bug: panic recovered while handling the client
 	numRejects

@@ -93,15 +93,19 @@ func (b *Broker) handle(ctx context.Context, client *net.TCPConn) {
 		b.refuse(client, classifyDecision(d.Err), d.Err, append(attrs, slog.String("why", d.Why))...)
 		return
 	}
-	if !b.acquireGlobal(cfg.MaxSessions) {
-		b.refuse(client, RejectLimit, fmt.Errorf("max_sessions %d reached", cfg.MaxSessions), attrs...)
+	if limit, what := b.sessionLimit(cfg); !b.acquireGlobal(limit) {
+		b.refuse(client, RejectLimit, fmt.Errorf("%s reached: %d sessions", what, limit), attrs...)
 		return
 	}
 	defer b.counters.Active.Add(-1)
 
 	srv, conn, tries, err := b.connect(ctx, d.Candidates, raw)
 	if err != nil {
-		b.refuse(client, RejectNoServer, err, append(attrs, slog.Int("tries", tries))...)
+		reason := RejectNoServer
+		if errors.Is(err, errLocalResources) {
+			reason = RejectLimit
+		}
+		b.refuse(client, reason, err, append(attrs, slog.Int("tries", tries))...)
 		return
 	}
 	defer srv.Release()
@@ -152,7 +156,7 @@ func (b *Broker) refuse(client *net.TCPConn, reason Reject, err error, attrs ...
 		slog.String("err", err.Error())}, attrs...)...)
 }
 
-// acquireGlobal reserves a slot under max_sessions (0 = unlimited).
+// acquireGlobal reserves a slot under max (sessionLimit; 0 = unlimited).
 func (b *Broker) acquireGlobal(max int) bool {
 	for {
 		n := b.counters.Active.Load()
@@ -180,6 +184,12 @@ func (b *Broker) connect(ctx context.Context, candidates []*routing.Server, firs
 		}
 		tries++
 		conn, err := dialAndReplay(ctx, dialer, srv.Address, first)
+		if err != nil && routing.LocalExhaustion(err) {
+			// This process is out of descriptors or ports: every server
+			// would fail the same way, and none is to blame.
+			srv.Release()
+			return nil, nil, tries, fmt.Errorf("%w: %w", errLocalResources, err)
+		}
 		if err != nil {
 			srv.ReportConnectFailure(b.now())
 			srv.Release()

@@ -25,6 +25,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -524,6 +525,14 @@ func brokerEnv() []string {
 // accepts a TCP connection. A port taken meanwhile is retried.
 func startBroker(t *testing.T, bin, name string, config func(listen string) string) *brokerProc {
 	t.Helper()
+	return startBrokerWrapped(t, bin, name, nil, config)
+}
+
+// startBrokerWrapped is startBroker with argv prefixed by wrap (a shell
+// that sets limits first, say); the broker must still be the group leader's
+// exec'd image or a child of it.
+func startBrokerWrapped(t *testing.T, bin, name string, wrap []string, config func(listen string) string) *brokerProc {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -537,7 +546,7 @@ func startBroker(t *testing.T, bin, name string, config func(listen string) stri
 			t.Fatal(err)
 		}
 		b.proc = startGroup(t, name, filepath.Join(dir, fmt.Sprintf("stderr-%d.txt", attempt)), brokerEnv(),
-			bin, "serve", "--config", cfg)
+			append(slices.Clone(wrap), bin, "serve", "--config", cfg)...)
 		ready := false
 		// cond returns true to stop waiting: ready, or no point waiting.
 		_, why = waitUntil(readyTimeout, func() (bool, string) {
