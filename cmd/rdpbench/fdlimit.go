@@ -14,8 +14,10 @@ import (
 // tighter bound.
 
 // proxyFDReserve is what a proxy holds besides its sessions: listener,
-// epoll, health-check sockets, log and state files, stdio.
-const proxyFDReserve = 64
+// epoll, health-check sockets, log and state files, stdio. rdpbroker keeps
+// this many back at a limit of 20,000 and refuses sessions beyond the rest
+// (appliance/fdlimit.go), so both proxies get the count it admits.
+const proxyFDReserve = 256
 
 // fdLimit returns this process's hard descriptor limit, which the proxies
 // inherit: rdpbroker (Go) raises its soft limit to it, HAProxy as far as
@@ -37,7 +39,7 @@ func pairs(limit, reserve uint64) int {
 }
 
 // idleCap is the most idle sessions a proxy process can hold under limit
-// descriptors: 9,968 at 20,000.
+// descriptors: 9,872 at 20,000.
 func idleCap(limit uint64) int { return pairs(limit, proxyFDReserve) }
 
 // haproxyMaxconn is HAProxy's global maxconn: room for the idle sessions

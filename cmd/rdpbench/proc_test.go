@@ -46,11 +46,13 @@ func TestDescriptorBudget(t *testing.T) {
 		wantCap     int
 		wantMaxconn int
 	}{
-		// These machines: 9,968 sessions; HAProxy 2.6 starts with maxconn
-		// 9989 at most (measured), 2*maxconn+21 descriptors.
-		{20000, 9968, 9968, 9984},
-		{20000, 100, 9968, maxInFlight + 16}, // the open loop still fits
-		{4096, 2016, 2016, 2032},             // a small limit caps maxconn too
+		// These machines: 9,872 sessions (rdpbroker's own cap); HAProxy 2.6
+		// starts with maxconn 9989 at most (measured), 2*maxconn+21
+		// descriptors.
+		{20000, 9872, 9872, 9888},
+		{20000, 100, 9872, maxInFlight + 16}, // the open loop still fits
+		{4096, 1920, 1920, 2032},
+		{2048, 896, 896, 1008}, // a small limit caps maxconn too
 		{64, 0, 0, 16},
 		{10, 0, 0, 0},
 		{math.MaxUint64, 10000, math.MaxInt32, 10016}, // RLIM_INFINITY

@@ -42,7 +42,7 @@ func TestIdleCount(t *testing.T) {
 		requested int
 		want      []string
 	}{
-		{"clamped", 10000, []string{"10000 sessions were requested (-idle) and 9968 run because a proxy holds 2 descriptors per session", "(20000 - 64) / 2 = 9968", "maxconn 9984", "1 descriptor per session"}},
+		{"clamped", 10000, []string{"10000 sessions were requested (-idle) and 9872 run because a proxy holds 2 descriptors per session", "(20000 - 256) / 2 = 9872", "maxconn 9888", "1 descriptor per session"}},
 		{"fits", 500, []string{"500 sessions requested and run; a proxy", "maxconn 4016"}},
 	}
 	for _, tc := range tests {
