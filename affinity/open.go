@@ -67,10 +67,7 @@ func Open(path string, cfg Config, opts Options) (*Table, error) {
 		var st *boltStore
 		err := os.MkdirAll(filepath.Dir(path), 0o750)
 		if err != nil {
-			err = fmt.Errorf("affinity: open %s: %w", path, err)
-			if diskError(err) {
-				err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-			}
+			err = unavailableIf(err, fmt.Errorf("affinity: open %s: %w", path, err))
 		} else {
 			st, err = t.openStore(path, opts.LockTimeout, t.loadEmpty)
 		}
@@ -105,6 +102,15 @@ func diskError(err error) bool {
 	return false
 }
 
+// unavailableIf returns wrapped, marked with ErrUnavailable when cause is
+// the file system refusing.
+func unavailableIf(cause, wrapped error) error {
+	if diskError(cause) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, wrapped)
+	}
+	return wrapped
+}
+
 // openStore opens path and loads it with load, moving an unreadable file
 // aside. A file system error is returned wrapping ErrUnavailable, and the
 // file is left alone (removed only if this call created it, empty).
@@ -135,21 +141,13 @@ func (t *Table) openStore(path string, lockTimeout time.Duration, load func(*bol
 	}
 	aside := path + ".corrupt-" + t.now().UTC().Format("20060102T150405.000Z")
 	if rerr := os.Rename(path, aside); rerr != nil {
-		err = fmt.Errorf("affinity: open %s: %v; moving it aside: %w", path, err, rerr)
-		if diskError(rerr) {
-			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		return nil, err
+		return nil, unavailableIf(rerr, fmt.Errorf("affinity: open %s: %v; moving it aside: %w", path, err, rerr))
 	}
 	t.log.Error("affinity: store unreadable, moved aside; starting with an empty table",
 		"path", path, "moved_to", aside, "err", err)
 	st, err = openBolt(path, lockTimeout)
 	if err != nil {
-		err = fmt.Errorf("affinity: open %s: %w", path, err)
-		if diskError(err) {
-			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		return nil, err
+		return nil, unavailableIf(err, fmt.Errorf("affinity: open %s: %w", path, err))
 	}
 	return st, nil
 }
