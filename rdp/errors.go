@@ -6,7 +6,8 @@ import "errors"
 // ("rdp: bad TPKT length: 600 > 259"); test for them with errors.Is.
 var (
 	// ErrShort: fewer bytes than a header needs, or than the TPKT length
-	// announces (the peer closed or the caller passed a truncated packet).
+	// announces (the peer closed or the caller passed a truncated packet),
+	// or than the structures an RDP-UDP SYN's flags announce.
 	ErrShort = errors.New("rdp: short packet")
 	// ErrTLS: the first byte is 0x16, a TLS handshake record: the client
 	// skipped X.224 negotiation and there is no cookie to read.
@@ -39,6 +40,23 @@ var (
 	ErrNegRsp = errors.New("rdp: malformed RDP_NEG_RSP or RDP_NEG_FAILURE")
 	// ErrTrailing: bytes follow the last structure inside the packet.
 	ErrTrailing = errors.New("rdp: trailing bytes")
+	// ErrNotUDPSyn: the datagram is not an RDP-UDP client SYN: its
+	// RDPUDP_FLAG_SYN is clear (some later datagram of a flow) or its
+	// RDPUDP_FLAG_ACK is set (a server's SYN+ACK).
+	ErrNotUDPSyn = errors.New("rdp: not an RDP-UDP SYN datagram")
+	// ErrUDPSyn: an RDP-UDP SYN breaks a MUST of its RDPUDP_FEC_HEADER or
+	// RDPUDP_SYNDATA_PAYLOAD: snSourceAck not -1, a flag other than SYN,
+	// SYNLOSSY, CORRELATION_ID and SYNEX, an MTU outside 1132..1232.
+	ErrUDPSyn = errors.New("rdp: malformed RDP-UDP SYN")
+	// ErrUDPCorrelation: the RDPUDP_CORRELATION_ID_PAYLOAD's reserved
+	// bytes are not zero.
+	ErrUDPCorrelation = errors.New("rdp: malformed RDPUDP_CORRELATION_ID_PAYLOAD")
+	// ErrUDPSynEx: the RDPUDP_SYNDATAEX_PAYLOAD has unknown flags or
+	// names an unknown protocol version.
+	ErrUDPSynEx = errors.New("rdp: malformed RDPUDP_SYNDATAEX_PAYLOAD")
+	// ErrUDPPadding: the SYN is not zero-padded to exactly the smaller of
+	// its two MTUs.
+	ErrUDPPadding = errors.New("rdp: bad RDP-UDP SYN padding")
 	// ErrTimeout: the read deadline passed before the packet was complete.
 	// Errors wrapping it also wrap os.ErrDeadlineExceeded.
 	ErrTimeout = errors.New("rdp: timeout")

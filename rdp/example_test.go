@@ -70,3 +70,22 @@ func ExampleProbe() {
 	fmt.Println(rdp.Probe(ctx, nil, srv.Addr()))
 	// Output: <nil>
 }
+
+// A UDP flow is tied to its TCP connection by the correlation id the
+// client sends in both: the X.224 request and the RDP-UDP SYN.
+func ExampleParseUDPSyn() {
+	id := [16]byte{0x7e, 0x3d, 0x2a, 0x1c, 0x9b, 0x4f, 0x4e, 0x0a, 0x8c, 0x5d, 0x6b, 0x7a, 0x39, 0x28, 0x17, 0x06}
+	req, _ := rdp.ParseConnectionRequest(rdp.BuildConnectionRequest(rdp.ConnRequest{
+		Cookie: "alice", HasNegReq: true, RequestedProtocols: rdp.ProtocolHybrid, HasCorrelation: true, CorrelationID: id,
+	}))
+	datagram := rdp.BuildUDPSyn(rdp.UDPSyn{ReceiveWindowSize: 64, UpStreamMTU: 1232, DownStreamMTU: 1232,
+		HasCorrelation: true, CorrelationID: id})
+	syn, err := rdp.ParseUDPSyn(datagram)
+	fmt.Println(len(datagram), err, syn.HasCorrelation && syn.CorrelationID == req.CorrelationID)
+
+	_, err = rdp.ParseUDPSyn(datagram[:100])
+	fmt.Println(errors.Is(err, rdp.ErrUDPPadding))
+	// Output:
+	// 1232 <nil> true
+	// true
+}

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // wrapsSentinel reports whether err wraps one of the package's sentinels:
@@ -30,6 +32,9 @@ func FuzzParseConnectionRequest(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{0x03, 0x00, 0x01, 0x03})
+	for _, req := range crSeeds() {
+		f.Add(BuildConnectionRequest(req))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		req, err := ParseConnectionRequest(b)
 		if err != nil {
@@ -58,6 +63,106 @@ func FuzzParseConnectionRequest(f *testing.F) {
 			t.Fatalf("rebuilt bytes differ:\nin    % x\nbuilt % x", b, built)
 		}
 	})
+}
+
+// crSeeds are requests the goldens lack: correlation info with and
+// without a cookie, non-UTF-8 cookies, a line that is no cookie.
+func crSeeds() []ConnRequest {
+	id := [16]byte{0xf4, 0x0d, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0xff}
+	return []ConnRequest{
+		{HasNegReq: true, RequestedProtocols: ProtocolHybridEx, HasCorrelation: true, CorrelationID: id},
+		{Cookie: "j\xfcrgen", HasNegReq: true, RequestedProtocols: ProtocolSSL, HasCorrelation: true, CorrelationID: id},
+		{Cookie: "j\xe4rgen"},
+		{Cookie: `CORP\j\xffrg`, HasNegReq: true, NegFlags: NegFlagRestrictedAdmin | NegFlagCorrelationInfo},
+		{Token: RoutingToken{Kind: TokenOther, Raw: "Foo: bar"}, HasNegReq: true, RequestedProtocols: ProtocolSSL},
+		{Token: RoutingToken{Kind: TokenTSV, Collection: "Verkauf\xfc"}, HasNegReq: true, HasCorrelation: true, CorrelationID: id},
+	}
+}
+
+// FuzzParseUDPSyn: no input panics or gives an unclassified error or a
+// non-zero SYN with an error, and a SYN that parses is rebuilt by
+// BuildUDPSyn to exactly its bytes (the parser leaves nothing unjudged).
+func FuzzParseUDPSyn(f *testing.F) {
+	for _, g := range loadGoldens(f) {
+		if g.isUDP() {
+			f.Add(g.data)
+		}
+	}
+	f.Add([]byte{})
+	f.Add(BuildUDPSyn(UDPSyn{UpStreamMTU: UDPMinMTU, DownStreamMTU: UDPMinMTU, HasCorrelation: true, HasSynEx: true,
+		SynExFlags: UDPSynExVersionInfoValid, Version: UDPVersion3, HasCookieHash: true}))
+	f.Add(BuildUDPSyn(UDPSyn{UpStreamMTU: UDPMaxMTU, DownStreamMTU: UDPMinMTU, Lossy: true, HasSynEx: true, Version: 0xffff}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		syn, err := ParseUDPSyn(b)
+		if err != nil {
+			if !wrapsSentinel(err) {
+				t.Fatalf("unclassified error: %v", err)
+			}
+			if syn != (UDPSyn{}) {
+				t.Fatalf("non-zero SYN %+v with error %v", syn, err)
+			}
+			return
+		}
+		if built := BuildUDPSyn(syn); !bytes.Equal(built, b) {
+			t.Fatalf("rebuilt bytes differ:\nin    % x\nbuilt % x", b, built)
+		}
+		if len(b) < UDPMinMTU || len(b) > UDPMaxMTU || syn.Flags()&UDPFlagSyn == 0 {
+			t.Fatalf("accepted a %d-byte datagram with flags 0x%04x", len(b), syn.Flags())
+		}
+	})
+}
+
+// FuzzDecodeCookie: the decoded text is valid UTF-8 and determines the
+// cookie: two different cookies decode to the same text only when one is
+// valid UTF-8 and the other is that text in Windows-1252. So NormalizeLogin
+// merges two cookies only when they spell names it treats as one user.
+func FuzzDecodeCookie(f *testing.F) {
+	for _, s := range [][2]string{{"j\xfcrgen", "j\xe4rgen"}, {"j\xffrgen", "jürgen"}, {"j\xfcrgen", "j\xc3\xbcrgen"},
+		{"\x80\x81\x8d\x8f\x90\x9d\x9f", "\u20ac\u0081"}, {"alice", "ALICE"}, {"", "\xff"}, {"\xc3", "Ã"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		da, db := DecodeCookie(a), DecodeCookie(b)
+		for _, c := range [][2]string{{a, da}, {b, db}} {
+			if !utf8.ValidString(c[1]) {
+				t.Fatalf("DecodeCookie(%q) = %q, not UTF-8", c[0], c[1])
+			}
+			if utf8.ValidString(c[0]) != (c[0] == c[1]) {
+				t.Fatalf("DecodeCookie(%q) = %q: valid UTF-8 must be kept, and only it", c[0], c[1])
+			}
+			if enc, ok := encode1252(c[1]); !utf8.ValidString(c[0]) && (!ok || enc != c[0]) {
+				t.Fatalf("DecodeCookie(%q) = %q does not encode back: %q, %v", c[0], c[1], enc, ok)
+			}
+		}
+		if a != b && da == db {
+			enc, _ := encode1252(da)
+			if utf8.ValidString(a) == utf8.ValidString(b) || (enc != a && enc != b) {
+				t.Fatalf("different cookies %q and %q both decode to %q", a, b, da)
+			}
+		}
+		// The bug this replaces: invalid bytes became U+FFFD, merging logins.
+		if l := NormalizeLogin(a); strings.ContainsRune(l.Name+l.Domain+l.Realm, utf8.RuneError) &&
+			!strings.ContainsRune(da, utf8.RuneError) {
+			t.Fatalf("NormalizeLogin(%q) = %+v: U+FFFD not in the cookie", a, l)
+		}
+	})
+}
+
+// encode1252 is the inverse of DecodeCookie's Windows-1252 table: ok is
+// false for a rune the code page lacks.
+func encode1252(s string) (string, bool) {
+	out := make([]byte, 0, len(s))
+	for _, r := range s {
+		switch i := slices.Index(cp1252High[:], r); {
+		case r < 0x80 || (r >= 0xA0 && r <= 0xFF):
+			out = append(out, byte(r))
+		case i >= 0:
+			out = append(out, byte(0x80+i))
+		default:
+			return "", false
+		}
+	}
+	return string(out), true
 }
 
 // FuzzParseConnectionConfirm: no panic, classified errors, and Marshal

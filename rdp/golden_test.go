@@ -61,6 +61,11 @@ func parseHexFile(path string) (golden, error) {
 	return g, err
 }
 
+// isUDP tells RDP-UDP datagram goldens (udp_*, bad_udp_*) from TCP packets.
+func (g golden) isUDP() bool {
+	return strings.HasPrefix(strings.TrimPrefix(g.name, "bad_"), "udp_")
+}
+
 // isConfirm tells confirm goldens (cc_*, bad_cc_*) from request goldens.
 func (g golden) isConfirm() bool {
 	return strings.HasPrefix(strings.TrimPrefix(g.name, "bad_"), "cc_")
@@ -71,6 +76,8 @@ var sentinelsByName = map[string]error{
 	"ErrX224Length": ErrX224Length, "ErrNotCR": ErrNotCR, "ErrNotCC": ErrNotCC, "ErrClass": ErrClass,
 	"ErrCookie": ErrCookie, "ErrRoutingToken": ErrRoutingToken, "ErrNegReq": ErrNegReq,
 	"ErrCorrelation": ErrCorrelation, "ErrNegRsp": ErrNegRsp, "ErrTrailing": ErrTrailing,
+	"ErrNotUDPSyn": ErrNotUDPSyn, "ErrUDPSyn": ErrUDPSyn, "ErrUDPCorrelation": ErrUDPCorrelation,
+	"ErrUDPSynEx": ErrUDPSynEx, "ErrUDPPadding": ErrUDPPadding,
 }
 
 func cookieReq(id string, protocols uint32) ConnRequest {
@@ -136,6 +143,8 @@ func TestGoldens(t *testing.T) {
 			}
 			var err error
 			switch {
+			case g.isUDP():
+				err = checkUDPGolden(t, g)
 			case g.isConfirm():
 				var cc ConnConfirm
 				cc, err = ParseConnectionConfirm(g.data)
@@ -170,7 +179,7 @@ func TestGoldens(t *testing.T) {
 			}
 		})
 	}
-	for _, m := range []map[string]bool{keys(wantRequests), keys(wantConfirms)} {
+	for _, m := range []map[string]bool{keys(wantRequests), keys(wantConfirms), keys(wantUDPSyns)} {
 		for name := range m {
 			if !seen[name] {
 				t.Errorf("expected golden testdata/%s.hex is missing", name)
@@ -180,8 +189,9 @@ func TestGoldens(t *testing.T) {
 	for name := range seen {
 		_, r := wantRequests[name]
 		_, c := wantConfirms[name]
-		if !strings.HasPrefix(name, "bad_") && !r && !c {
-			t.Errorf("testdata/%s.hex has no expected value in wantRequests or wantConfirms", name)
+		_, u := wantUDPSyns[name]
+		if !strings.HasPrefix(name, "bad_") && !r && !c && !u {
+			t.Errorf("testdata/%s.hex has no expected value in wantRequests, wantConfirms or wantUDPSyns", name)
 		}
 	}
 }

@@ -13,7 +13,8 @@ const MstscCookieLen = 9
 // Login is a user identifier taken from an mstshash cookie, normalised.
 // The zero Login means "no login".
 type Login struct {
-	// Raw is the identifier exactly as the client sent it.
+	// Raw is the identifier exactly as the client sent it (bytes, not
+	// necessarily UTF-8).
 	Raw string
 	// Domain is the lower-cased NetBIOS domain of a "DOMAIN\user" form.
 	Domain string
@@ -31,15 +32,22 @@ type Login struct {
 }
 
 // NormalizeLogin parses the forms users type: "user", "DOMAIN\user",
-// "user@realm" (a UPN), in any case, with surrounding spaces.
+// "user@realm" (a UPN), in any case, with surrounding spaces. raw is
+// decoded first (DecodeCookie: UTF-8 when valid, else Windows-1252), so
+// Domain, Realm and Name are valid UTF-8 and distinct cookies stay distinct
+// logins: "j\xfcrgen", "j\xe4rgen" and "j\xffrgen" are jürgen, järgen and
+// jÿrgen. Two cookies give the same Name only when they spell the same
+// name, up to case, surrounding white space, domain and realm.
 func NormalizeLogin(raw string) Login {
-	s := strings.TrimSpace(raw)
+	s := strings.TrimSpace(DecodeCookie(raw))
 	if s == "" {
 		return Login{}
 	}
 	l := Login{Raw: raw}
 	// Counted on the trimmed form: "  alice  " is not a 9-character cookie.
-	l.MaybeTruncated = utf8.RuneCountInString(s) == MstscCookieLen || len(s) == MstscCookieLen
+	// In bytes too: mstsc may have cut an ANSI cookie.
+	l.MaybeTruncated = utf8.RuneCountInString(s) == MstscCookieLen ||
+		len(strings.TrimSpace(raw)) == MstscCookieLen
 	if i := strings.IndexByte(s, '\\'); i >= 0 {
 		l.Domain = strings.ToLower(s[:i])
 		s = s[i+1:]

@@ -29,6 +29,11 @@ func TestNormalizeLogin(t *testing.T) {
 		{name: "8 characters", raw: `CORP\ali`, want: Login{Raw: `CORP\ali`, Domain: "corp", Name: "ali"}},
 		{name: "10 characters", raw: `CORP\alice`, want: Login{Raw: `CORP\alice`, Domain: "corp", Name: "alice"}},
 		{name: "9 runes in more bytes", raw: `CORP\jürg`, want: Login{Raw: `CORP\jürg`, Domain: "corp", Name: "jürg", MaybeTruncated: true}},
+		{name: "Windows-1252", raw: "J\xfcrgen", want: Login{Raw: "J\xfcrgen", Name: "jürgen"}},
+		{name: "Windows-1252 upper case", raw: "CORP\\J\xdcRGEN", want: Login{Raw: "CORP\\J\xdcRGEN", Domain: "corp", Name: "jürgen"}},
+		{name: "Windows-1252 y diaeresis", raw: "j\xffrgen", want: Login{Raw: "j\xffrgen", Name: "jÿrgen"}},
+		{name: "Windows-1252 truncated at 9 bytes", raw: "CORP\\j\xfcrg", want: Login{Raw: "CORP\\j\xfcrg", Domain: "corp", Name: "jürg", MaybeTruncated: true}},
+		{name: "Windows-1252 no-break space is trimmed", raw: "alice\xa0", want: Login{Raw: "alice\xa0", Name: "alice"}},
 		{name: "FreeRDP long login is not truncated", raw: "verylongusername", want: Login{Raw: "verylongusername", Name: "verylongusername"}},
 	}
 	for _, tc := range tests {
