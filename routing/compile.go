@@ -74,6 +74,13 @@ func compile(cfg Config, opts Options, prev *Table) (*Table, error) {
 	default:
 		c.bad("no_cookie", "%q: must be default or reject", cfg.NoCookie)
 	}
+	switch cfg.UnknownCollection {
+	case PolicyDefault:
+	case PolicyReject:
+		t.unknownCollReject = true
+	default:
+		c.bad("unknown_collection", "%q: must be default or reject", cfg.UnknownCollection)
+	}
 	switch cfg.Ambiguous {
 	case PolicyDefault, PolicyFirst, PolicyReject:
 	default:
@@ -131,7 +138,7 @@ func compile(cfg Config, opts Options, prev *Table) (*Table, error) {
 	}
 	t.static = NewStaticDirectory(cfg.StaticGroups, allLogins)
 	t.dir = opts.Directory
-	t.aff, t.downGrace = opts.Affinity, cfg.DownGrace
+	t.aff, t.downGrace = opts.Affinity, cfg.Affinity.DownGrace
 	if t.downGrace <= 0 {
 		t.downGrace = DefaultDownGrace
 	}
@@ -259,7 +266,7 @@ func (c *compiler) rule(t *Table, i int, rc RuleConfig, readFile func(string) ([
 	switch {
 	case rc.Name == "":
 		r.name = key
-	case rc.Name == RuleDefault || rc.Name == RuleNoCookie || rc.Name == RuleMSTSToken:
+	case rc.Name == RuleDefault || rc.Name == RuleNoCookie || rc.Name == RuleMSTSToken || rc.Name == RuleUnknownCollection:
 		c.bad(key+".name", "%q: reserved name", rc.Name)
 	case names[rc.Name]:
 		c.bad(key+".name", "duplicate rule %q", rc.Name)

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -16,6 +17,11 @@ type Config struct {
 	// cookie nor a routing token: "default" (the rules, then the default
 	// pool) or "reject" (ErrNoCookie). Default "default".
 	NoCookie string `mapstructure:"no_cookie"`
+	// UnknownCollection decides what happens to a tsv:// routing token
+	// naming an RDS collection that no rule names: "default" (the rules,
+	// then the default pool; Decision.UnknownCollection is set) or
+	// "reject" (ErrUnknownCollection). Default "reject".
+	UnknownCollection string `mapstructure:"unknown_collection"`
 	// Ambiguous decides what happens when a truncated mstsc login designates
 	// several users that the rules send to different pools: "default" (the
 	// default pool), "first" (the pool of the first user, in directory
@@ -37,10 +43,32 @@ type Config struct {
 	// Directory used when none is given (until the LDAP sync exists).
 	// Group names compare case-insensitively.
 	StaticGroups map[string][]string `mapstructure:"static_groups"`
+	// Affinity is the router's affinity policy. The appliance mounts it in
+	// the file's "affinity:" section, beside the table's own keys.
+	Affinity AffinityConfig `mapstructure:"-"`
+}
+
+// AffinityConfig is how the router treats a user's affined server.
+type AffinityConfig struct {
 	// DownGrace is how long a user's affined server may be down before the
-	// user is balanced elsewhere (the appliance takes it from
-	// affinity.down_grace). 0 means DefaultDownGrace (5m).
-	DownGrace time.Duration `mapstructure:"-"`
+	// user is balanced elsewhere; meanwhile the user is refused (their
+	// session may come back with the server). Default 5m; 0 also means
+	// the default.
+	DownGrace time.Duration `mapstructure:"down_grace"`
+}
+
+// DefaultAffinityConfig returns the defaults documented on AffinityConfig.
+func DefaultAffinityConfig() AffinityConfig {
+	return AffinityConfig{DownGrace: DefaultDownGrace}
+}
+
+// Validate reports an invalid setting with its key relative to where the
+// section is mounted.
+func (c AffinityConfig) Validate() error {
+	if c.DownGrace < 0 {
+		return fmt.Errorf("down_grace: %v: must be >= 0", c.DownGrace)
+	}
+	return nil
 }
 
 // PassiveConfig is passive failure tracking: a server whose connects fail
@@ -143,8 +171,8 @@ type TimeWindowConfig struct {
 	Location string `mapstructure:"location"`
 }
 
-// Values of Config.NoCookie and Config.Ambiguous, PoolConfig.Balance and
-// HealthConfig.Check.
+// Values of Config.NoCookie, UnknownCollection and Ambiguous,
+// PoolConfig.Balance and HealthConfig.Check.
 const (
 	// BalanceLeastConn: fewest sessions per weight first (LeastConn).
 	BalanceLeastConn = "leastconn"
@@ -160,7 +188,8 @@ const (
 
 	// PolicyDefault: send the request to the default pool.
 	PolicyDefault = "default"
-	// PolicyReject: refuse the request (ErrNoCookie, ErrAmbiguous).
+	// PolicyReject: refuse the request (ErrNoCookie, ErrUnknownCollection,
+	// ErrAmbiguous).
 	PolicyReject = "reject"
 	// PolicyFirst: ambiguous only: the pool of the first identity.
 	PolicyFirst = "first"
@@ -193,6 +222,8 @@ const (
 //
 //   - no_cookie "default": requests without cookie or token go through the
 //     rules, then to the default pool;
+//   - unknown_collection "reject": a tsv:// token naming a collection no
+//     rule names is refused;
 //   - ambiguous "default": ambiguous truncated logins go to the default pool;
 //   - retries 2: up to three servers are tried;
 //   - passive.max_fails 1 and passive.fail_timeout 10s: one failed connect
@@ -204,15 +235,18 @@ const (
 // default pool name: default_pool is required.
 func DefaultConfig() Config {
 	return Config{
-		NoCookie:  PolicyDefault,
-		Ambiguous: PolicyDefault,
-		Retries:   DefaultRetries,
-		Passive:   PassiveConfig{MaxFails: DefaultMaxFails, FailTimeout: DefaultFailTimeout},
+		NoCookie:          PolicyDefault,
+		UnknownCollection: PolicyReject,
+		Ambiguous:         PolicyDefault,
+		Retries:           DefaultRetries,
+		Passive:           PassiveConfig{MaxFails: DefaultMaxFails, FailTimeout: DefaultFailTimeout},
+		Affinity:          DefaultAffinityConfig(),
 	}
 }
 
 // ApplyDefaults fills the settings whose zero value means "default":
-// no_cookie and ambiguous ("default"), and of every pool its balance
+// no_cookie and ambiguous ("default"), unknown_collection ("reject"), and
+// of every pool its balance
 // ("leastconn") and health settings (see HealthConfig), and of every
 // server its weight (1). Retries and Passive are left alone, as 0 is a
 // meaningful value there (start from DefaultConfig for their defaults).
@@ -222,6 +256,9 @@ func DefaultConfig() Config {
 func (c *Config) ApplyDefaults() {
 	if c.NoCookie == "" {
 		c.NoCookie = PolicyDefault
+	}
+	if c.UnknownCollection == "" {
+		c.UnknownCollection = PolicyReject
 	}
 	if c.Ambiguous == "" {
 		c.Ambiguous = PolicyDefault

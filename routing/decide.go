@@ -13,9 +13,13 @@ import (
 
 // Errors of refused decisions (Decision.Err wraps one of them).
 var (
-	// ErrNoCookie: the request has neither an mstshash cookie nor a routing
-	// token, and no_cookie is reject.
+	// ErrNoCookie: the request yields no login and no usable routing token
+	// (no line, a blank mstshash cookie, or a line that is neither a cookie
+	// nor an msts or tsv token), and no_cookie is reject.
 	ErrNoCookie = errors.New("routing: no cookie or routing token")
+	// ErrUnknownCollection: a tsv:// routing token names an RDS collection
+	// that no rule names, and unknown_collection is reject.
+	ErrUnknownCollection = errors.New("routing: unknown collection")
 	// ErrTokenRefused: an msts routing token names an address that is not a
 	// configured server, or a server that cannot take the user.
 	ErrTokenRefused = errors.New("routing: routing token refused")
@@ -31,8 +35,12 @@ const (
 	// RuleDefault: no rule matched a login (or ambiguous resolved to the
 	// default pool).
 	RuleDefault = "default"
-	// RuleNoCookie: no rule matched a request without cookie or token.
+	// RuleNoCookie: no rule matched a request without login or usable
+	// token, or no_cookie refused it.
 	RuleNoCookie = "no-cookie"
+	// RuleUnknownCollection: no rule matched a tsv token of a collection
+	// no rule names, or unknown_collection refused it.
+	RuleUnknownCollection = "unknown-collection"
 	// RuleMSTSToken: an msts routing token chose the server.
 	RuleMSTSToken = "msts-token"
 )
@@ -62,17 +70,21 @@ type Decision struct {
 	// that the rules send to different pools: the `ambiguous` policy
 	// decided (counted by the appliance).
 	Ambiguous bool
+	// UnknownCollection is set when the request's tsv:// token names a
+	// collection that no rule names: the unknown_collection policy decided
+	// (Err wraps ErrUnknownCollection when it is reject).
+	UnknownCollection bool
 	// Affinity says how the user's affinity entry weighed (Affinity*
 	// constants; AffinityNone without one).
 	Affinity string
-	// Rule is the matching rule's name, or RuleDefault, RuleNoCookie or
-	// RuleMSTSToken.
+	// Rule is the matching rule's name, or RuleDefault, RuleNoCookie,
+	// RuleUnknownCollection or RuleMSTSToken.
 	Rule string
 	// Candidates is the try order: at most 1+Retries servers, all
 	// available when the decision was made. Empty when Err is set.
 	Candidates []*Server
 	// Err is non-nil when the request is refused; it wraps ErrNoCookie,
-	// ErrTokenRefused, ErrNoServer or ErrAmbiguous.
+	// ErrUnknownCollection, ErrTokenRefused, ErrNoServer or ErrAmbiguous.
 	Err error
 	// Why is one human sentence explaining the decision.
 	Why string
@@ -89,11 +101,17 @@ func (t *Table) Decide(req Request) Decision {
 		return t.decideToken(&req)
 	}
 	d := Decision{Key: req.Login.Key()}
-	noCookie := req.Login.IsZero() && (req.Token.Kind == rdp.TokenNone || req.Token.Kind == rdp.TokenCookie)
+	// Past msts, the only usable token is tsv: no line, a blank cookie and
+	// any other line yield no identity.
+	noCookie := req.Login.IsZero() && req.Token.Kind != rdp.TokenTSV
 	if noCookie && t.noCookieReject {
-		d.Rule, d.Err = RuleNoCookie, ErrNoCookie
-		d.Why = "no cookie or routing token, and no_cookie is reject"
-		return d
+		return t.refuseNoCookie(&req, d)
+	}
+	if req.Token.Kind == rdp.TokenTSV && !t.collectionNamed(req.Token.Collection) {
+		d.UnknownCollection = true
+		if t.unknownCollReject {
+			return refuseUnknownCollection(&req, d)
+		}
 	}
 	var ids []Identity
 	if !req.Login.IsZero() {
@@ -143,6 +161,8 @@ func (t *Table) Decide(req Request) Decision {
 		d.Rule = first.name
 	case noCookie:
 		d.Rule = RuleNoCookie
+	case d.UnknownCollection:
+		d.Rule = RuleUnknownCollection
 	default:
 		d.Rule = RuleDefault
 	}
@@ -170,6 +190,26 @@ func (t *Table) Decide(req Request) Decision {
 		}
 	}
 	d.Why = b.String()
+	return d
+}
+
+// refuseNoCookie is the no_cookie: reject decision for req.
+func (t *Table) refuseNoCookie(req *Request, d Decision) Decision {
+	d.Rule, d.Err = RuleNoCookie, ErrNoCookie
+	d.Why = "no cookie or routing token, and no_cookie is reject"
+	if req.Token.Kind == rdp.TokenOther {
+		d.Err = fmt.Errorf("%w: line %q is neither", ErrNoCookie, req.Token.Raw)
+		d.Why = "no cookie or usable routing token (line " + strconv.Quote(req.Token.Raw) + "), and no_cookie is reject"
+	}
+	return d
+}
+
+// refuseUnknownCollection is the unknown_collection: reject decision.
+func refuseUnknownCollection(req *Request, d Decision) Decision {
+	coll := strconv.Quote(req.Token.Collection)
+	d.Rule = RuleUnknownCollection
+	d.Err = fmt.Errorf("%w: %s", ErrUnknownCollection, coll)
+	d.Why = "collection " + coll + " is named by no rule, and unknown_collection is reject"
 	return d
 }
 
@@ -203,11 +243,18 @@ func (t *Table) explainSubject(b *strings.Builder, req *Request, key string, noC
 			b.WriteString(strconv.Quote(req.Login.Raw))
 			b.WriteString(")")
 		}
+	case noCookie && req.Token.Kind == rdp.TokenOther:
+		b.WriteString("request without cookie or usable routing token (line ")
+		b.WriteString(strconv.Quote(req.Token.Raw))
+		b.WriteString(")")
 	case noCookie:
 		b.WriteString("request without cookie or routing token")
 	case req.Token.Kind == rdp.TokenTSV:
 		b.WriteString("collection ")
 		b.WriteString(strconv.Quote(req.Token.Collection))
+		if !t.collectionNamed(req.Token.Collection) {
+			b.WriteString(" (named by no rule)")
+		}
 	default:
 		b.WriteString(req.Token.Kind.String())
 		b.WriteString(" routing token ")

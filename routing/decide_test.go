@@ -52,7 +52,6 @@ func TestDecideRules(t *testing.T) {
 		{"no rule", loginReq("frank"), "frank", "general", "default"},
 		{"collection", tsv("Sales"), "", "sales", "sales-coll"},
 		{"collection case-insensitive", tsv("SALES"), "", "sales", "sales-coll"},
-		{"collection other", tsv("Ops"), "", "general", "default"},
 		{"time window", at(loginReq("frank"), "23:30"), "frank", "acct", "night"},
 		{"time window after midnight", at(loginReq("frank"), "05:59"), "frank", "acct", "night"},
 		{"time window outside", at(loginReq("frank"), "06:00"), "frank", "general", "default"},
@@ -306,7 +305,9 @@ func TestDecideWhy(t *testing.T) {
 		{"no cookie, network", officeNoCookie, `request without cookie or routing token matched rule "office-net" (networks): pool sales, try ts03`},
 		{"collection", Request{Token: rdp.RoutingToken{Kind: rdp.TokenTSV, Collection: "Sales"}, Now: t0},
 			`collection "Sales" matched rule "sales-coll" (collection): pool sales, try ts03`},
-		{"other token", other, `other routing token "ROUTE ME" matched no rule: default pool general, try ts01, ts02`},
+		{"other token", other, `request without cookie or usable routing token (line "ROUTE ME") matched no rule: default pool general, try ts01, ts02`},
+		{"collection named by no rule", Request{Token: rdp.RoutingToken{Kind: rdp.TokenTSV, Collection: "Ops"}, Now: t0},
+			`collection "Ops" is named by no rule, and unknown_collection is reject`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

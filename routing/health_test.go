@@ -1,7 +1,6 @@
 package routing
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 func TestRecordRiseFall(t *testing.T) {
@@ -92,24 +93,6 @@ func (f *fakeProbe) count(addr string) int {
 	return f.calls[addr]
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fastHealth is a health config that checks every millisecond.
 func fastHealth(check string) HealthConfig {
 	return HealthConfig{Check: check, Interval: time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 3}
@@ -117,10 +100,10 @@ func fastHealth(check string) HealthConfig {
 
 // startRouter applies cfg to a router with probe, runs it, and stops it
 // at the end of the test.
-func startRouter(t *testing.T, cfg Config, probe *fakeProbe) (*Router, *syncBuffer) {
+func startRouter(t *testing.T, cfg Config, probe *fakeProbe) (*Router, *rdptest.LogBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
-	r := NewRouter(RouterOptions{Logger: slog.New(slog.NewTextHandler(logs, nil)), Probe: probe.Probe})
+	logs := &rdptest.LogBuffer{}
+	r := NewRouter(RouterOptions{Logger: logs.Logger(slog.LevelInfo), Probe: probe.Probe})
 	if err := r.Apply(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +129,7 @@ func TestHealthTransitions(t *testing.T) {
 	ts01, ts02 := r.Table().Server("ts01"), r.Table().Server("ts02")
 
 	probe.set(ts01.Address, errors.New("no X.224 answer"))
-	waitFor(t, "ts01 down", func() bool { return !ts01.Healthy() })
+	rdptest.Eventually(t, 5*time.Second, "ts01 down", func() bool { return !ts01.Healthy() })
 	if ts01.Available(time.Now()) || !ts02.Healthy() {
 		t.Error("availability after ts01 down")
 	}
@@ -154,20 +137,20 @@ func TestHealthTransitions(t *testing.T) {
 		t.Errorf("status = %+v", st)
 	}
 	probe.set(ts02.Address, errors.New("refused"))
-	waitFor(t, "ts02 down", func() bool { return !ts02.Healthy() })
-	waitFor(t, "pool warning", func() bool { return strings.Contains(logs.String(), "pool has no available server") })
+	rdptest.Eventually(t, 5*time.Second, "ts02 down", func() bool { return !ts02.Healthy() })
+	rdptest.Eventually(t, 5*time.Second, "pool warning", func() bool { return strings.Contains(logs.String(), "pool has no available server") })
 	if d := r.Decide(loginReq("frank")); d.Err == nil {
 		t.Errorf("decision with both servers down: %+v", d)
 	}
 
 	probe.set(ts01.Address, nil)
-	waitFor(t, "ts01 up", ts01.Healthy)
+	rdptest.Eventually(t, 5*time.Second, "ts01 up", ts01.Healthy)
 	for _, want := range []string{ // health flips just before the line is logged: poll
 		`level=INFO msg="server down" server=ts01 pool=general addr=10.0.0.1:3389 check=rdp err="no X.224 answer"`,
 		`level=WARN msg="pool has no available server" pool=general servers=2`,
 		`level=INFO msg="server up" server=ts01 pool=general addr=10.0.0.1:3389 check=rdp`,
 	} {
-		waitFor(t, "log line "+want, func() bool { return strings.Contains(logs.String(), want) })
+		rdptest.Eventually(t, 5*time.Second, "log line "+want, func() bool { return strings.Contains(logs.String(), want) })
 	}
 	if probe.count("10.0.0.3:3389") != 0 {
 		t.Error("a check none server was probed")
@@ -184,11 +167,11 @@ func TestHealthLocalExhaustionIsNotAFailure(t *testing.T) {
 	ts01 := r.Table().Server("ts01")
 	probe.set(ts01.Address, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", syscall.EMFILE)})
 	before := probe.count(ts01.Address)
-	waitFor(t, "10 checks out of descriptors", func() bool { return probe.count(ts01.Address) >= before+10 })
+	rdptest.Eventually(t, 5*time.Second, "10 checks out of descriptors", func() bool { return probe.count(ts01.Address) >= before+10 })
 	if !ts01.Healthy() || ts01.Status(time.Now()).CheckFailures != 0 {
 		t.Errorf("server marked by local exhaustion: %+v", ts01.Status(time.Now()))
 	}
-	waitFor(t, "the warning", func() bool { return strings.Contains(logs.String(), "health check not run: no local resources") })
+	rdptest.Eventually(t, 5*time.Second, "the warning", func() bool { return strings.Contains(logs.String(), "health check not run: no local resources") })
 }
 
 func TestHealthTimeout(t *testing.T) {
@@ -199,7 +182,7 @@ func TestHealthTimeout(t *testing.T) {
 	probe.block = true // every check runs into its timeout
 	r, _ := startRouter(t, cfg, probe)
 	ts01 := r.Table().Server("ts01")
-	waitFor(t, "ts01 down by timeouts", func() bool { return !ts01.Healthy() })
+	rdptest.Eventually(t, 5*time.Second, "ts01 down by timeouts", func() bool { return !ts01.Healthy() })
 	if st := ts01.Status(time.Now()); st.LastError != context.DeadlineExceeded.Error() {
 		t.Errorf("last error = %q", st.LastError)
 	}

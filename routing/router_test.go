@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 func TestApplyKeepsLiveState(t *testing.T) {
@@ -134,7 +136,7 @@ func TestApplyStopsAndStartsCheckers(t *testing.T) {
 	cfg.Pools[0].Health = fastHealth(CheckTCP)
 	probe := newFakeProbe()
 	r, _ := startRouter(t, cfg, probe)
-	waitFor(t, "ts02 probed", func() bool { return probe.count("10.0.0.2:3389") > 0 })
+	rdptest.Eventually(t, 5*time.Second, "ts02 probed", func() bool { return probe.count("10.0.0.2:3389") > 0 })
 	if n := r.numCheckers(); n != 2 {
 		t.Fatalf("%d checkers, want 2", n)
 	}
@@ -153,7 +155,7 @@ func TestApplyStopsAndStartsCheckers(t *testing.T) {
 	<-ts02done // Apply cancelled it; it returns promptly
 	stopped := probe.count("10.0.0.2:3389")
 	base := probe.count("10.0.0.3:3389")
-	waitFor(t, "ts03 probed 5 more times", func() bool { return probe.count("10.0.0.3:3389") >= base+5 })
+	rdptest.Eventually(t, 5*time.Second, "ts03 probed 5 more times", func() bool { return probe.count("10.0.0.3:3389") >= base+5 })
 	if n := probe.count("10.0.0.2:3389"); n != stopped {
 		t.Errorf("removed ts02 probed again: %d -> %d", stopped, n)
 	}
@@ -169,7 +171,7 @@ func TestApplyStopsAndStartsCheckers(t *testing.T) {
 		t.Error("ts01's checker not replaced")
 	}
 	base = probe.count("10.0.0.1:3389")
-	waitFor(t, "ts01 probed again", func() bool { return probe.count("10.0.0.1:3389") > base })
+	rdptest.Eventually(t, 5*time.Second, "ts01 probed again", func() bool { return probe.count("10.0.0.1:3389") > base })
 }
 
 func TestRunAndClose(t *testing.T) {
@@ -180,11 +182,11 @@ func TestRunAndClose(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(context.Background()) }()
 	// Apply during Run starts the checks.
-	waitFor(t, "Run started", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.runCtx != nil })
+	rdptest.Eventually(t, 5*time.Second, "Run started", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.runCtx != nil })
 	if err := r.Apply(cfg); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ts01 probed", func() bool { return probe.count("10.0.0.1:3389") > 0 })
+	rdptest.Eventually(t, 5*time.Second, "ts01 probed", func() bool { return probe.count("10.0.0.1:3389") > 0 })
 	r.Close()
 	<-done
 	if n := r.numCheckers(); n != 0 {

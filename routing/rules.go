@@ -30,7 +30,7 @@ type rule struct {
 // a directory identity but the login itself (the directory does not know
 // it): then a truncated login also matches the listed logins it prefixes.
 func (r *rule) match(req *Request, id *Identity, pseudo bool) bool {
-	if r.collection != "" && (req.Token.Kind != rdp.TokenTSV || !strings.EqualFold(req.Token.Collection, r.collection)) {
+	if r.collection != "" && (req.Token.Kind != rdp.TokenTSV || !collectionIs(req.Token.Collection, r.collection)) {
 		return false
 	}
 	if r.networks != nil && !containsAddr(r.networks, req.Client) {
@@ -46,6 +46,22 @@ func (r *rule) match(req *Request, id *Identity, pseudo bool) bool {
 		return false
 	}
 	return true
+}
+
+// collectionIs reports whether the collection a tsv token names (bytes,
+// decoded like a cookie: UTF-8, else Windows-1252) is name, ignoring case.
+func collectionIs(sent, name string) bool {
+	return strings.EqualFold(rdp.DecodeCookie(sent), name)
+}
+
+// collectionNamed reports whether some rule names the collection sent.
+func (t *Table) collectionNamed(sent string) bool {
+	for _, r := range t.rules {
+		if r.collection != "" && collectionIs(sent, r.collection) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *rule) matchLogin(login rdp.Login, key string, pseudo bool) bool {

@@ -9,9 +9,10 @@ import (
 // rules. Decisions read it without locks; reloads replace it (see Router).
 // Only the servers' live state changes.
 type Table struct {
-	noCookieReject bool
-	ambiguous      string
-	retries        int
+	noCookieReject    bool
+	unknownCollReject bool // unknown_collection: reject
+	ambiguous         string
+	retries           int
 
 	defaultPool  *Pool
 	pools        []*Pool
