@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -199,9 +200,12 @@ func TestCloseEndsConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idle.Close()
-	if n := waitActive(srv, 4); n != 4 {
-		t.Fatalf("active = %d, want 4", n)
-	}
+	EventuallyWhy(t, 2*time.Second, func() string {
+		if n := srv.Active(); n != 4 {
+			return fmt.Sprintf("active = %d, want 4", n)
+		}
+		return ""
+	})
 	done := make(chan error, 1)
 	go func() { done <- srv.Close() }()
 	select {
@@ -228,14 +232,6 @@ func TestCloseEndsConnections(t *testing.T) {
 		c.Close()
 		t.Error("Dial succeeded after Close")
 	}
-}
-
-func waitActive(srv *Server, want int) int {
-	deadline := time.Now().Add(2 * time.Second)
-	for srv.Active() != want && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	return srv.Active()
 }
 
 func TestConcurrentClients(t *testing.T) {
@@ -270,13 +266,15 @@ func TestStartError(t *testing.T) {
 	}
 }
 
+// fakeTB records a failure instead of ending the test.
 type fakeTB struct {
 	fatal    string
+	args     []any
 	cleanups []func()
 }
 
 func (f *fakeTB) Helper()                           {}
-func (f *fakeTB) Fatalf(format string, args ...any) { f.fatal = format }
+func (f *fakeTB) Fatalf(format string, args ...any) { f.fatal, f.args = format, args }
 func (f *fakeTB) Cleanup(fn func())                 { f.cleanups = append(f.cleanups, fn) }
 
 func TestNewServerCleanup(t *testing.T) {

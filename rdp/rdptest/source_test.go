@@ -22,8 +22,8 @@ func TestSourceServer(t *testing.T) {
 		t.Fatalf("read %d of %d: %v", n, want, err)
 	}
 	c.Close()
-	if got := waitActive(srv, 0); got != 0 {
-		t.Errorf("%d connections still active after the client closed", got)
+	if ok, _ := Poll(2*time.Second, func() (bool, string) { return srv.Active() == 0, "" }); !ok {
+		t.Errorf("%d connections still active after the client closed", srv.Active())
 	}
 	if Source.String() != "source" {
 		t.Errorf("Source.String() = %q", Source.String())
