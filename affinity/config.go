@@ -6,14 +6,12 @@ import (
 	"time"
 )
 
-// Config is the affinity table's configuration (YAML section "affinity").
+// Config is the affinity table's configuration. The appliance mounts it
+// in the file's "affinity:" section (beside the router's down_grace).
 type Config struct {
 	// Expire is how long an entry lives after its last Place (default
 	// 8h); tombstones live as long after their Delete.
 	Expire time.Duration `mapstructure:"expire"`
-	// DownGrace is carried for the router (default 5m): how long an
-	// affined server may be down before its users are balanced elsewhere.
-	DownGrace time.Duration `mapstructure:"down_grace"`
 	// FlushInterval is the persistence window (default 100ms): changes
 	// are written and fsynced in one batch per interval; a SIGKILL or a
 	// power loss loses at most the changes of the last window.
@@ -32,7 +30,6 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Expire:        8 * time.Hour,
-		DownGrace:     5 * time.Minute,
 		FlushInterval: 100 * time.Millisecond,
 		PruneInterval: time.Minute,
 	}
@@ -43,17 +40,16 @@ func (c Config) Validate() error {
 	var errs []error
 	pos := func(key string, d time.Duration) {
 		if d <= 0 {
-			errs = append(errs, fmt.Errorf("affinity.%s: must be > 0", key))
+			errs = append(errs, fmt.Errorf("%s: must be > 0", key))
 		}
 	}
 	pos("expire", c.Expire)
-	pos("down_grace", c.DownGrace)
 	pos("flush_interval", c.FlushInterval)
 	pos("prune_interval", c.PruneInterval)
 	if c.RefreshAfter < 0 {
-		errs = append(errs, errors.New("affinity.refresh_after: must be >= 0"))
+		errs = append(errs, errors.New("refresh_after: must be >= 0"))
 	} else if c.Expire > 0 && c.RefreshAfter >= c.Expire {
-		errs = append(errs, errors.New("affinity.refresh_after: must be < affinity.expire"))
+		errs = append(errs, errors.New("refresh_after: must be < expire"))
 	}
 	return errors.Join(errs...)
 }
@@ -117,26 +113,26 @@ func (p PeersConfig) Enabled() bool { return p.Listen != "" || len(p.Members) > 
 func (p PeersConfig) Validate() error {
 	var errs []error
 	if len(p.Node) > maxNameLen {
-		errs = append(errs, fmt.Errorf("peers.node: longer than %d bytes", maxNameLen))
+		errs = append(errs, fmt.Errorf("node: longer than %d bytes", maxNameLen))
 	}
 	if p.Enabled() {
 		if p.Listen == "" {
-			errs = append(errs, errors.New("peers.listen: required when peers.members is set"))
+			errs = append(errs, errors.New("listen: required when members is set"))
 		}
 		if p.SecretFile == "" {
-			errs = append(errs, errors.New("peers.secret_file: required when replication is configured"))
+			errs = append(errs, errors.New("secret_file: required when replication is configured"))
 		}
 	}
 	pos := func(key string, d time.Duration) {
 		if d <= 0 {
-			errs = append(errs, fmt.Errorf("peers.%s: must be > 0", key))
+			errs = append(errs, fmt.Errorf("%s: must be > 0", key))
 		}
 	}
 	pos("push_pull_interval", p.PushPullInterval)
 	pos("gossip_interval", p.GossipInterval)
 	pos("join_retry_interval", p.JoinRetryInterval)
 	if p.MaxPeerQueue <= 0 {
-		errs = append(errs, errors.New("peers.max_peer_queue: must be > 0"))
+		errs = append(errs, errors.New("max_peer_queue: must be > 0"))
 	}
 	return errors.Join(errs...)
 }

@@ -55,9 +55,9 @@ func (p *persister) flush() error {
 	t.pending = make(map[string]pendingOp, len(batch))
 	t.pmu.Unlock()
 
-	start := time.Now()
+	start := t.now()
 	err := p.st.write(batch)
-	now := time.Now()
+	now := t.now()
 	if err != nil {
 		t.pmu.Lock()
 		for k, op := range batch {
@@ -80,7 +80,7 @@ func (p *persister) flush() error {
 // failed counts and logs a failed flush (the same error at most once per
 // errorLogEvery) and returns it. p.mu is held.
 func (p *persister) failed(err error) error {
-	now := time.Now()
+	now := p.t.now()
 	p.flushErrors++
 	if p.lastErr == nil || p.lastErr.Error() != err.Error() || now.Sub(p.lastErrLogged) >= errorLogEvery {
 		p.t.pmu.Lock()

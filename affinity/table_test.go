@@ -181,9 +181,9 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{"defaults", func(*Config) {}, ""},
-		{"expire", func(c *Config) { c.Expire = 0 }, "affinity.expire: must be > 0"},
-		{"flush", func(c *Config) { c.FlushInterval = -1 }, "affinity.flush_interval: must be > 0"},
-		{"refresh", func(c *Config) { c.RefreshAfter = 9 * time.Hour }, "affinity.refresh_after: must be < affinity.expire"},
+		{"expire", func(c *Config) { c.Expire = 0 }, "expire: must be > 0"},
+		{"flush", func(c *Config) { c.FlushInterval = -1 }, "flush_interval: must be > 0"},
+		{"refresh", func(c *Config) { c.RefreshAfter = 9 * time.Hour }, "refresh_after: must be < expire"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,8 +205,8 @@ func TestPeersConfigValidate(t *testing.T) {
 	}{
 		{"single node", func(*PeersConfig) {}, ""},
 		{"members without listen and secret", func(p *PeersConfig) { p.Members = []string{"10.0.0.2:7946"} },
-			"peers.listen: required when peers.members is set\npeers.secret_file: required when replication is configured"},
-		{"push pull", func(p *PeersConfig) { p.PushPullInterval = 0 }, "peers.push_pull_interval: must be > 0"},
+			"listen: required when members is set\nsecret_file: required when replication is configured"},
+		{"push pull", func(p *PeersConfig) { p.PushPullInterval = 0 }, "push_pull_interval: must be > 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -104,18 +104,19 @@ const (
 // Enabled reports whether an LDAP directory is configured.
 func (c Config) Enabled() bool { return len(c.URLs) > 0 }
 
-// Validate checks c; every problem is reported with its YAML key under
-// `directory.`. A disabled Config is valid.
+// Validate checks c; every problem is reported with its key relative to
+// the section (the appliance mounts it under "directory."). A disabled
+// Config is valid.
 func (c Config) Validate() error {
 	if !c.Enabled() {
 		if len(c.Groups) > 0 {
-			return errors.New("directory.urls: required when directory.groups is set")
+			return errors.New("urls: required when groups is set")
 		}
 		return nil
 	}
 	var errs []error
 	bad := func(key, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("directory.%s: "+format, append([]any{key}, a...)...))
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, a...)...))
 	}
 	for i, raw := range c.URLs {
 		u, err := url.Parse(raw)
