@@ -19,7 +19,7 @@ const AffinityFile = "affinity.db"
 // with an empty table; one the file system refuses (full, read-only)
 // leaves the table in memory until it can be written.
 func (b *Broker) openAffinity(cfg Config) (*affinity.Table, error) {
-	t, err := affinity.Open(filepath.Join(cfg.StateDir, AffinityFile), cfg.Affinity, affinity.Options{
+	t, err := affinity.Open(filepath.Join(cfg.StateDir, AffinityFile), cfg.Affinity.Table, affinity.Options{
 		Logger: b.log, Now: b.now, Node: cfg.Peers.Node,
 	})
 	if err != nil {
@@ -27,20 +27,21 @@ func (b *Broker) openAffinity(cfg Config) (*affinity.Table, error) {
 	}
 	if e := t.Stats().LastFlushError; e != "" { // the file system refused the store: logged by affinity
 		b.log.Warn("affinity table serving from memory until its store can be written", "path", filepath.Join(cfg.StateDir, AffinityFile),
-			"expire", cfg.Affinity.Expire, "down_grace", cfg.Affinity.DownGrace)
+			"expire", cfg.Affinity.Table.Expire, "down_grace", cfg.Affinity.Router.DownGrace)
 		return t, nil
 	}
 	b.log.Info("affinity table loaded", "path", filepath.Join(cfg.StateDir, AffinityFile), "entries", t.Len(),
-		"expire", cfg.Affinity.Expire, "down_grace", cfg.Affinity.DownGrace)
+		"expire", cfg.Affinity.Table.Expire, "down_grace", cfg.Affinity.Router.DownGrace)
 	return t, nil
 }
 
 // startReplication joins the peers of cfg (if any) under ctx.
 func (b *Broker) startReplication(ctx context.Context, cfg Config) error {
-	if b.aff == nil || !cfg.Peers.Enabled() {
+	t := b.aff.Load()
+	if t == nil || !cfg.Peers.Enabled() {
 		return nil
 	}
-	r, err := affinity.StartReplication(ctx, b.aff, cfg.Peers, b.log)
+	r, err := affinity.StartReplication(ctx, t, cfg.Peers, b.log)
 	if err != nil {
 		return fmt.Errorf("appliance: affinity replication: %w", err)
 	}
@@ -59,11 +60,10 @@ func (b *Broker) closeAffinity() {
 	if r != nil {
 		r.Close()
 	}
-	if b.aff != nil {
-		if err := b.aff.Close(); err != nil {
+	if t := b.aff.Swap(nil); t != nil {
+		if err := t.Close(); err != nil {
 			b.log.Error("affinity: final flush failed", "err", err)
 		}
-		b.aff = nil
 	}
 }
 
@@ -71,9 +71,7 @@ func (b *Broker) closeAffinity() {
 // (the store and the peer listener stay open across reloads); down_grace
 // applies at once through the routing configuration.
 func (b *Broker) reloadAffinity(old, cfg Config) {
-	oa, na := old.Affinity, cfg.Affinity
-	oa.DownGrace, na.DownGrace = 0, 0
-	if !reflect.DeepEqual(oa, na) || !reflect.DeepEqual(old.Peers, cfg.Peers) {
+	if !reflect.DeepEqual(old.Affinity.Table, cfg.Affinity.Table) || !reflect.DeepEqual(old.Peers, cfg.Peers) {
 		b.log.Warn("affinity and peers settings other than down_grace apply after a restart; keeping the running ones")
 	}
 }
@@ -81,7 +79,7 @@ func (b *Broker) reloadAffinity(old, cfg Config) {
 // Affinity returns the broker's affinity table (nil when the broker was
 // given another via Options.Affinity): list, get, set, delete, clear a
 // server, for the admin API.
-func (b *Broker) Affinity() *affinity.Table { return b.aff }
+func (b *Broker) Affinity() *affinity.Table { return b.aff.Load() }
 
 // Replication returns the replication state (nil without peers).
 func (b *Broker) Replication() *affinity.Replicator {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rdpbroker/rdpbroker/affinity"
+	"github.com/rdpbroker/rdpbroker/appliance/relay"
 	"github.com/rdpbroker/rdpbroker/routing"
 )
 
@@ -32,7 +33,26 @@ type Options struct {
 	Affinity routing.Affinity
 	// Probe overrides the health probe (tests). Default: routing's.
 	Probe func(ctx context.Context, check, addr string) error
+	// ConfigPath is the file cfg came from, for ConfigLoad. Default "".
+	ConfigPath string
+	// Heartbeat is told when the accept loop enters and leaves Accept, and
+	// when it stops on purpose (systemd's watchdog: a loop stuck outside
+	// Accept is wedged). Default: none.
+	Heartbeat Heartbeat
 }
+
+// Heartbeat follows the accept loop (systemd.Heartbeat implements it).
+type Heartbeat interface {
+	Enter()
+	Leave()
+	Stop()
+}
+
+type noHeartbeat struct{}
+
+func (noHeartbeat) Enter() {}
+func (noHeartbeat) Leave() {}
+func (noHeartbeat) Stop()  {}
 
 // Broker is one running rdpbroker: a listener, a router, and the sessions
 // it proxies.
@@ -42,7 +62,7 @@ type Broker struct {
 	cfg      atomic.Pointer[Config]
 	router   *routing.Router
 	counters Counters
-	dialer   atomic.Pointer[net.Dialer]
+	dialer   atomic.Pointer[relay.Dialer]
 
 	mu          sync.Mutex // protects following fields
 	ln          net.Listener
@@ -56,8 +76,14 @@ type Broker struct {
 	ready   chan struct{}
 	dir     dirSync // the directory sync (none without directory.urls)
 
-	aff  *affinity.Table      // the persisted affinity table (nil with Options.Affinity)
-	repl *affinity.Replicator // its replication (nil without peers)
+	aff  atomic.Pointer[affinity.Table] // the persisted table (nil with Options.Affinity, and once closed)
+	repl *affinity.Replicator           // its replication (nil without peers); under mu
+
+	stopping atomic.Bool // set when Run's context is done (ReadyErr)
+	loadMu   sync.Mutex  // protects load
+	load     ConfigLoad
+
+	beat Heartbeat
 
 	nofile uint64 // descriptor limit at start
 	fdCap  int    // sessions that limit leaves room for (fdlimit.go; 0 = no cap)
@@ -78,6 +104,10 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		sessions: make(map[uint64]*session),
 		ready:    make(chan struct{}),
 		nofile:   nofileLimit(),
+		beat:     opts.Heartbeat,
+	}
+	if b.beat == nil {
+		b.beat = noHeartbeat{}
 	}
 	b.fdCap = fdSessionCap(b.nofile)
 	aff := opts.Affinity
@@ -86,7 +116,8 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.aff, aff = t, t
+		b.aff.Store(t)
+		aff = t
 	}
 	b.router = routing.NewRouter(routing.RouterOptions{
 		Logger:    opts.Logger,
@@ -95,11 +126,12 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		Affinity:  aff,
 		Probe:     opts.Probe,
 	})
-	if err := b.router.Apply(cfg.Routing()); err != nil {
+	if err := b.router.Apply(cfg.RoutingConfig()); err != nil {
 		b.closeAffinity()
 		return nil, fmt.Errorf("appliance: routing: %w", err)
 	}
 	b.setConfig(cfg)
+	b.recordLoad(opts.ConfigPath, nil)
 	b.logSessionLimit(cfg)
 	b.dir.b = b
 	if opts.Directory == nil {
@@ -111,9 +143,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 func (b *Broker) setConfig(cfg Config) {
 	c := cfg
 	b.cfg.Store(&c)
-	// No keepalive from the dialer: dialAndReplay sets it keepaliveDelay
-	// after the dial (most connections are over before).
-	b.dialer.Store(&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1})
+	b.dialer.Store(relay.NewDialer(cfg.Relay))
 }
 
 // Config returns the configuration in effect.
@@ -141,35 +171,14 @@ func (b *Broker) Addr() net.Addr {
 	return b.ln.Addr()
 }
 
-// Reload applies a new, validated configuration: routing state is swapped
-// atomically, sessions in flight are untouched. On error nothing changes.
-func (b *Broker) Reload(cfg Config) error {
-	old := b.Config()
-	if err := b.router.Apply(cfg.Routing()); err != nil {
-		return fmt.Errorf("appliance: reload: %w", err)
-	}
-	if cfg.Listen != old.Listen {
-		b.log.Warn("listen address change needs a restart; still listening on the old one",
-			"old", old.Listen, "new", cfg.Listen)
-		cfg.Listen = old.Listen
-	}
-	b.reloadAffinity(old, cfg)
-	b.setConfig(cfg)
-	if cfg.MaxSessions != old.MaxSessions {
-		b.logSessionLimit(cfg)
-	}
-	b.dir.reload(cfg)
-	return nil
-}
-
 // Run listens (unless a listener was given), runs health checks and serves
 // clients until ctx is cancelled; then it stops accepting, lets sessions run
 // for shutdown_timeout and closes the rest.
 func (b *Broker) Run(ctx context.Context) error {
 	b.mu.Lock()
 	if b.ln == nil {
-		// No keepalive from the listener: handle() sets it keepaliveDelay
-		// after the accept, so the many short connections (probes,
+		// No keepalive from the listener: the relay stage sets it
+		// relay.KeepaliveDelay after the connect, so the many short connections (probes,
 		// refusals, scanners) never pay its four setsockopt calls.
 		cfg := b.Config()
 		lc := net.ListenConfig{KeepAlive: -1}
@@ -205,6 +214,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-acceptDone:
 	}
+	b.stopping.Store(true)
 	b.shutdown(ln)
 	b.dir.stop()
 	stopRouter()
@@ -216,8 +226,11 @@ func (b *Broker) Run(ctx context.Context) error {
 
 func (b *Broker) acceptLoop(ctx context.Context, ln net.Listener) error {
 	var backoff time.Duration
+	defer b.beat.Stop() // a loop that returns has ended on purpose
 	for {
+		b.beat.Enter()
 		c, err := ln.Accept()
+		b.beat.Leave()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return nil
@@ -259,34 +272,6 @@ func (b *Broker) shutdown(ln net.Listener) {
 		return
 	case <-time.After(timeout):
 	}
-	b.mu.Lock()
-	b.closing = true
-	for _, s := range b.sessions {
-		s.close()
-	}
-	b.mu.Unlock()
+	b.closeSessions()
 	<-done
-}
-
-func (b *Broker) track(s *session) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closing {
-		return false
-	}
-	b.sessions[s.id] = s
-	return true
-}
-
-func (b *Broker) untrack(s *session) {
-	b.mu.Lock()
-	delete(b.sessions, s.id)
-	b.mu.Unlock()
-}
-
-func keepaliveConfig(k KeepaliveConfig) net.KeepAliveConfig {
-	if k.Idle < 0 {
-		return net.KeepAliveConfig{Enable: false}
-	}
-	return net.KeepAliveConfig{Enable: true, Idle: k.Idle, Interval: k.Interval, Count: k.Count}
 }

@@ -1,7 +1,7 @@
 package appliance
 
 import (
-	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +13,11 @@ func TestLoadConfigValid(t *testing.T) {
 		t.Fatalf("LoadConfig: %v", err)
 	}
 	def := DefaultConfig()
-	if cfg.InspectTimeout != def.InspectTimeout || cfg.NoCookie != "default" || cfg.Keepalive != def.Keepalive {
+	if cfg.InspectTimeout != def.InspectTimeout || cfg.Routing.NoCookie != "default" || cfg.Relay.Keepalive != def.Relay.Keepalive {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
-	if len(cfg.Pools) != 1 || len(cfg.Pools[0].Servers) != 1 || cfg.Pools[0].Servers[0].Address != "127.0.0.2:23389" {
-		t.Errorf("pools = %+v", cfg.Pools)
+	if len(cfg.Routing.Pools) != 1 || len(cfg.Routing.Pools[0].Servers) != 1 || cfg.Routing.Pools[0].Servers[0].Address != "127.0.0.2:23389" {
+		t.Errorf("pools = %+v", cfg.Routing.Pools)
 	}
 }
 
@@ -29,8 +29,8 @@ func TestLoadConfigEnvOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.InspectTimeout != 5*time.Second || cfg.Listen != "127.0.0.1:3390" || cfg.Keepalive.Idle != time.Minute {
-		t.Errorf("env overrides not applied: inspect=%v listen=%v idle=%v", cfg.InspectTimeout, cfg.Listen, cfg.Keepalive.Idle)
+	if cfg.InspectTimeout != 5*time.Second || cfg.Listen != "127.0.0.1:3390" || cfg.Relay.Keepalive.Idle != time.Minute {
+		t.Errorf("env overrides not applied: inspect=%v listen=%v idle=%v", cfg.InspectTimeout, cfg.Listen, cfg.Relay.Keepalive.Idle)
 	}
 }
 
@@ -77,15 +77,55 @@ func TestLoadConfigInvalid(t *testing.T) {
 	}
 }
 
-func TestCheckConfig(t *testing.T) {
-	var out bytes.Buffer
-	if err := CheckConfig("testdata/valid-minimal.yml", &out); err != nil {
-		t.Fatalf("CheckConfig: %v", err)
+// TestLoadConfigSixMistakes: a file with six different mistakes gets six
+// lines, each naming its key, decode errors and validation errors together.
+func TestLoadConfigSixMistakes(t *testing.T) {
+	_, err := LoadConfig("testdata/invalid-six.yml")
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a *ConfigError", err)
 	}
-	if !strings.Contains(out.String(), "OK (1 pools, 1 servers, 0 rules") {
-		t.Errorf("summary = %q", out.String())
+	want := []string{
+		"max_pendng: unknown key",
+		"inspect_timeout: wrong type",
+		"pools[0].servers[1].name",
+		"rules[0].pool",
+		"rules[1].networks[0]",
+		"pools[0].servers[2].weight",
 	}
-	if err := CheckConfig("testdata/invalid-values.yml", &out); err == nil {
-		t.Fatal("CheckConfig accepted an invalid file")
+	if len(ce.Problems) != len(want) {
+		t.Errorf("%d problems, want %d:\n%s", len(ce.Problems), len(want), strings.Join(ce.Problems, "\n"))
+	}
+	for _, w := range want {
+		found := 0
+		for _, p := range ce.Problems {
+			if strings.HasPrefix(p, w) {
+				found++
+			}
+		}
+		if found != 1 {
+			t.Errorf("%d lines start with %q:\n%s", found, w, strings.Join(ce.Problems, "\n"))
+		}
+	}
+}
+
+// TestScalarDefaultsFromDefaultConfig: viper's defaults are derived from
+// DefaultConfig (one owner per key), sections included.
+func TestScalarDefaultsFromDefaultConfig(t *testing.T) {
+	d := scalarDefaults(DefaultConfig())
+	for key, want := range map[string]any{
+		"listen":                    ":3389",
+		"connect_timeout":           3 * time.Second,
+		"keepalive::idle":           30 * time.Second,
+		"no_cookie":                 "default",
+		"passive::max_fails":        1,
+		"affinity::expire":          8 * time.Hour,
+		"affinity::down_grace":      5 * time.Minute,
+		"directory::interval":       DefaultConfig().Directory.Interval,
+		"peers::push_pull_interval": DefaultConfig().Peers.PushPullInterval,
+	} {
+		if got, ok := d[key]; !ok || got != want {
+			t.Errorf("default %s = %v (%v), want %v", key, got, ok, want)
+		}
 	}
 }

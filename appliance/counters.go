@@ -56,6 +56,14 @@ type Counters struct {
 	rejects         [numRejects]atomic.Uint64
 }
 
+// countDecision counts what one routing decision says besides its pool.
+func (c *Counters) countDecision(d routing.Decision) {
+	if d.Ambiguous {
+		c.Ambiguous.Add(1)
+	}
+	c.countAffinity(d.Affinity)
+}
+
 // countAffinity counts one decision's affinity outcome.
 func (c *Counters) countAffinity(outcome string) {
 	if outcome == routing.AffinityNone {

@@ -44,7 +44,7 @@ directory:
 // last good sync, in every name form, from its first connection.
 func TestDirectorySnapshotRoutesWhileADDown(t *testing.T) {
 	servers := farm(t, "ts01", "ts03")
-	path := writeConfig(t, directoryConfig, servers, "{{url}}", "ldaps://"+deadAddr(t))
+	path := writeConfig(t, directoryConfig, servers, "{{url}}", "ldaps://"+rdptest.FreeAddr(t))
 	state := filepath.Dir(path)
 	if err := os.WriteFile(filepath.Join(state, "ldap.secret"), []byte("s3cret-never-logged\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestDirectorySnapshotRoutesWhileADDown(t *testing.T) {
 			t.Errorf("%s routed to %v, want %s", tc.cookie, got, tc.want)
 		}
 	}
-	eventually(t, 5*time.Second, "failed sync recorded", func() bool { return b.Syncer().Status().Failures >= 1 })
+	rdptest.Eventually(t, 5*time.Second, "failed sync recorded", func() bool { return b.Syncer().Status().Failures >= 1 })
 	st := b.Syncer().Status()
 	if !st.Stale || st.Source != "snapshot" || st.Errors[directory.KindConnect] == 0 || st.Users != 3 {
 		t.Errorf("status = %+v, want stale snapshot with a connect error and 3 users", st)
@@ -147,7 +147,7 @@ func TestDirectoryReload(t *testing.T) {
 	if got := routeTo("dave"); got != "ts03" || b.Syncer() != nil {
 		t.Fatalf("static: dave -> %s (syncer %v), want ts03 and no syncer", got, b.Syncer())
 	}
-	withDir := writeConfig(t, directoryConfig, servers, "{{url}}", "ldaps://"+deadAddr(t))
+	withDir := writeConfig(t, directoryConfig, servers, "{{url}}", "ldaps://"+rdptest.FreeAddr(t))
 	cfg, err := LoadConfig(withDir)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestConfigDottedNames(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
 	}
-	if got := cfg.StaticGroups["first.line"]; len(got) != 1 || got[0] != "jo.doe" {
-		t.Errorf("static_groups = %v", cfg.StaticGroups)
+	if got := cfg.Routing.StaticGroups["first.line"]; len(got) != 1 || got[0] != "jo.doe" {
+		t.Errorf("static_groups = %v", cfg.Routing.StaticGroups)
 	}
 }

@@ -51,7 +51,7 @@ func port(t *testing.T, addr string) int {
 }
 
 // Keep-alive is set on both connections of a session (on the server side a
-// second after the connect, see keepaliveDelay): an idle session gets a
+// second after the connect, see relay.KeepaliveDelay): an idle session gets a
 // pending keepalive timer in the kernel on both sockets.
 func TestKeepaliveOnBothSides(t *testing.T) {
 	const keepaliveTimer = 2
@@ -64,13 +64,13 @@ func TestKeepaliveOnBothSides(t *testing.T) {
 	defer c.Close()
 	brokerPort, clientPort, serverPort := port(t, b.addr), port(t, c.LocalAddr().String()), port(t, servers["ts01"].Addr())
 	// The broker's end of the client connection: local = broker, remote = client.
-	eventually(t, 5*time.Second, "keepalive timer on the client connection", func() bool {
+	rdptest.Eventually(t, 5*time.Second, "keepalive timer on the client connection", func() bool {
 		tr, ok := tcpTimer(t, brokerPort, clientPort)
 		return ok && tr == keepaliveTimer
 	})
 	// The broker's connection to the server (no health checks: the only
 	// connection to it): remote = the server's port.
-	eventually(t, 5*time.Second, "keepalive timer on the server connection", func() bool {
+	rdptest.Eventually(t, 5*time.Second, "keepalive timer on the server connection", func() bool {
 		tr, ok := tcpTimer(t, 0, serverPort)
 		return ok && tr == keepaliveTimer
 	})

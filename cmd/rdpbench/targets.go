@@ -120,8 +120,17 @@ func startBroker(bin, dir string, farm []string, withPprof bool) (*process, erro
 	if err != nil {
 		return nil, err
 	}
+	// The admin HTTP endpoint serves the profiler when asked for (and is
+	// off otherwise: no port to collide on); no admin socket.
+	var pprofAddr string
+	if withPprof {
+		if pprofAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: %s\ninspect_timeout: 2s\nstate_dir: %s\ndefault_pool: farm\n", addr, dir)
+	fmt.Fprintf(&b, "admin: {socket: \"\", http: %q, pprof: %v}\n", pprofAddr, withPprof)
 	b.WriteString("log: {level: warn}\npools:\n  - name: farm\n    balance: leastconn\n")
 	b.WriteString("    health: {check: rdp, interval: 3s, timeout: 2s, rise: 2, fall: 3}\n    servers:\n")
 	for i, a := range farm {
@@ -133,13 +142,6 @@ func startBroker(bin, dir string, farm []string, withPprof bool) (*process, erro
 	}
 	logPath := filepath.Join(dir, "rdpbroker.log")
 	argv := []string{bin, "serve", "--config", cfg}
-	var pprofAddr string
-	if withPprof {
-		if pprofAddr, err = freeAddr(); err != nil {
-			return nil, err
-		}
-		argv = append(argv, "--pprof", pprofAddr)
-	}
 	p, err := startProcess("rdpbroker", addr, logPath, argv...)
 	if err != nil {
 		return nil, err

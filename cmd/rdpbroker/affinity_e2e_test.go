@@ -20,27 +20,6 @@ import (
 	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
-// freePeerAddr returns a 127.0.0.1 address whose port was free a moment
-// ago for both TCP and UDP (memberlist binds both).
-func freePeerAddr(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err == nil {
-			u.Close()
-			return addr
-		}
-	}
-	t.Fatal("no port free for both TCP and UDP")
-	return ""
-}
-
 func TestAffinityHAPair(t *testing.T) {
 	dir := t.TempDir()
 	bin, err := buildBroker(dir)()
@@ -66,7 +45,7 @@ func TestAffinityHAPair(t *testing.T) {
 	if err := os.WriteFile(secret, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	peerA, peerB := freePeerAddr(t), freePeerAddr(t)
+	peerA, peerB := rdptest.FreeTCPUDPAddr(t), rdptest.FreeTCPUDPAddr(t)
 	config := func(node, state, self, other string) func(string) string {
 		return func(listen string) string {
 			return fmt.Sprintf(`
@@ -89,7 +68,7 @@ pools:
 		p    *brokerProc
 		peer string
 	}{{a, "b"}, {b, "a"}} {
-		if ok, _ := waitUntil(logTimeout, func() (bool, string) {
+		if ok, _ := rdptest.Poll(logTimeout, func() (bool, string) {
 			return hasLogLine(x.p.log(), "affinity: peer up", map[string]string{"peer": x.peer}), ""
 		}); !ok {
 			t.Fatalf("peer %s never came up:\n%s", x.peer, x.p.proc.describe())
@@ -129,7 +108,7 @@ pools:
 	}
 	// B has the table once its state says so (SIGUSR1 logs it).
 	want := strconv.Itoa(users)
-	if ok, _ := waitUntil(logTimeout, func() (bool, string) {
+	if ok, _ := rdptest.Poll(logTimeout, func() (bool, string) {
 		syscall.Kill(b.proc.cmd.Process.Pid, syscall.SIGUSR1)
 		return hasLogLine(b.log(), "state", map[string]string{"affinity_entries": want}), ""
 	}); !ok {
@@ -138,7 +117,7 @@ pools:
 
 	// A has written them all (what SIGKILL can lose is the last flush
 	// window, 50 ms here: wait until nothing is pending).
-	if ok, _ := waitUntil(logTimeout, func() (bool, string) {
+	if ok, _ := rdptest.Poll(logTimeout, func() (bool, string) {
 		syscall.Kill(a.proc.cmd.Process.Pid, syscall.SIGUSR1)
 		return hasLogLine(a.log(), "state", map[string]string{"affinity_entries": want, "affinity_pending_writes": "0"}), ""
 	}); !ok {

@@ -67,13 +67,19 @@ pools:
 	if len(held) != capacity || refused != extra {
 		t.Fatalf("%d sessions admitted, %d refused; want %d and %d\n%s", len(held), refused, capacity, extra, b.proc.describe())
 	}
-	log := b.log()
+	// The broker logs a refusal after closing the connection: wait for the
+	// lines rather than read the log at once.
+	var log string
 	limited := 0
-	for _, kv := range logLines(log, "rejected") {
-		if matches(kv, map[string]string{"reason": "limit"}) && strings.Contains(kv["err"], "descriptor limit reached") {
-			limited++
+	rdptest.Poll(logTimeout, func() (bool, string) {
+		log, limited = b.log(), 0
+		for _, kv := range logLines(log, "rejected") {
+			if matches(kv, map[string]string{"reason": "limit"}) && strings.Contains(kv["err"], "descriptor limit reached") {
+				limited++
+			}
 		}
-	}
+		return limited >= extra, ""
+	})
 	if limited != extra {
 		t.Errorf("%d clients refused by the descriptor limit, want %d\n%s", limited, extra, tail(log, 20))
 	}
@@ -87,7 +93,7 @@ pools:
 		c.Close()
 	}
 	held = held[5:]
-	ok, why := waitUntil(logTimeout, func() (bool, string) {
+	ok, why := rdptest.Poll(logTimeout, func() (bool, string) {
 		c, _, err := rdptest.Dial(addr, "late", 3*time.Second)
 		if err != nil {
 			return false, err.Error()

@@ -2,27 +2,47 @@
 // first RDP packet, routes the login to a pool of terminal servers and
 // splices the connection.
 //
-//	rdpbroker serve --config /etc/rdpbroker/rdpbroker.yaml [--pprof 127.0.0.1:6060]
+//	rdpbroker serve --config /etc/rdpbroker/rdpbroker.yaml
 //	rdpbroker check-config --config /etc/rdpbroker/rdpbroker.yaml
 //	rdpbroker demo
+//	rdpbroker import haproxy --config haproxy.cfg --out rdpbroker.yaml
+//
+// One file per subcommand, each with its own flag set; this file only
+// dispatches.
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/rdpbroker/rdpbroker/appliance"
 )
 
-const usage = `usage:
-  rdpbroker serve --config FILE [--pprof 127.0.0.1:PORT]
-                                        run the broker (--pprof: Go's profiler, loopback only)
-  rdpbroker check-config --config FILE  validate FILE, exit 1 on any problem
-  rdpbroker demo [--listen ADDR]        run the broker on an embedded demo config with fake RDP servers
+const usage = `usage: rdpbroker COMMAND [flags]
+
+commands:
+  serve --config FILE          run the broker (SIGHUP reloads, SIGTERM stops gracefully)
+  check-config --config FILE   validate FILE: every problem, one per line; exit 1 on any
+  demo [--listen ADDR]         the broker on an embedded demo config with fake RDP servers
+  import haproxy --config haproxy.cfg --out rdpbroker.yaml [--acl-root DIR]
+         [--table FILE | --stats-socket PATH] [--state-dir DIR]
+                               translate an HAProxy RDP setup and seed affinity from its stick table
+  version                      print the version (also --version)
+
+Run 'rdpbroker COMMAND --help' for a command's flags.
 `
+
+// command runs one subcommand with its arguments; it returns the exit
+// status: 0 done, 1 failed, 2 usage.
+type command func(args []string, stdout, stderr io.Writer) int
+
+var commands = map[string]command{
+	"serve":        cmdServe,
+	"check-config": cmdCheckConfig,
+	"demo":         cmdDemo,
+	"import":       cmdImport,
+	"version":      cmdVersion,
+	"--version":    cmdVersion,
+}
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -31,33 +51,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	cmd, args := args[0], args[1:]
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config := fs.String("config", "/etc/rdpbroker/rdpbroker.yaml", "configuration file")
-	listen := fs.String("listen", "127.0.0.1:13389", "demo: client-facing address")
-	pprof := fs.String("pprof", "", "serve: loopback address for Go's profiler (/debug/pprof/)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	var err error
-	switch cmd {
-	case "serve":
-		err = appliance.Serve(context.Background(), *config, appliance.ServeOptions{Pprof: *pprof}, stderr)
-	case "check-config":
-		err = appliance.CheckConfig(*config, stdout)
-	case "demo":
-		err = appliance.Demo(context.Background(), *listen, stderr)
+	switch args[0] {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	default:
-		fmt.Fprintf(stderr, "rdpbroker: unknown command %q\n%s", cmd, usage)
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "rdpbroker: unknown command %q\n%s", args[0], usage)
 		return 2
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "rdpbroker %s: %v\n", cmd, err)
-		return 1
+	return cmd(args[1:], stdout, stderr)
+}
+
+// exitErr prints err for cmd and returns the exit status for it.
+func exitErr(stderr io.Writer, cmd string, err error) int {
+	if err == nil {
+		return 0
 	}
-	return 0
+	fmt.Fprintf(stderr, "rdpbroker %s: %v\n", cmd, err)
+	return 1
 }

@@ -32,6 +32,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 // realRDPEnv enables the tests that need xrdp, xfreerdp and Xvfb.
@@ -47,7 +49,6 @@ const (
 	stopTimeout   = 3 * time.Second  // a process group goes after SIGTERM
 	clientTimeout = 30 * time.Second // one xvfb-run xfreerdp
 	logTimeout    = 10 * time.Second // a line shows up in a log
-	pollEvery     = 25 * time.Millisecond
 )
 
 // rdpTools are the programs the real-RDP test runs.
@@ -91,31 +92,6 @@ func requireRealRDP(t *testing.T) rdpTools {
 			"while it exists; scripts/install-test-deps.sh stops the daemon and removes a stale file", xrdpPidFile)
 	}
 	return tools
-}
-
-// freePort returns a loopback TCP port that was free a moment ago. Callers
-// retry with another one when the port turns out to be taken.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// waitUntil polls cond until it reports true or timeout passes; then it
-// returns false and cond's last explanation.
-func waitUntil(timeout time.Duration, cond func() (bool, string)) (bool, string) {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok || time.Now().After(deadline) {
-			return ok, why
-		}
-		time.Sleep(pollEvery)
-	}
 }
 
 // readFile returns a file's content, "" when it cannot be read (yet).
@@ -259,7 +235,7 @@ func (g *groupSet) alive() []string {
 func checkLeftovers(t *testing.T) {
 	t.Cleanup(func() {
 		var live []string
-		ok, _ := waitUntil(stopTimeout, func() (bool, string) {
+		ok, _ := rdptest.Poll(stopTimeout, func() (bool, string) {
 			live = started.alive()
 			return len(live) == 0, ""
 		})
@@ -366,7 +342,7 @@ func startXRDP(t *testing.T, tools rdpTools, name, cert, key string) *xrdpServer
 	t.Helper()
 	var why string
 	for attempt := 1; attempt <= 3; attempt++ {
-		s := &xrdpServer{name: name, port: freePort(t), dir: filepath.Join(t.TempDir(), name)}
+		s := &xrdpServer{name: name, port: rdptest.FreePort(t), dir: filepath.Join(t.TempDir(), name)}
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -379,7 +355,7 @@ func startXRDP(t *testing.T, tools rdpTools, name, cert, key string) *xrdpServer
 			tools.xrdp, "--nodaemon", "--config", ini)
 		ready := false
 		// cond returns true to stop waiting: ready, or no point waiting.
-		_, why = waitUntil(readyTimeout, func() (bool, string) {
+		_, why = rdptest.Poll(readyTimeout, func() (bool, string) {
 			if s.proc.exited() {
 				return true, "exited early"
 			}
@@ -389,7 +365,7 @@ func startXRDP(t *testing.T, tools rdpTools, name, cert, key string) *xrdpServer
 			}
 			lport := strconv.Itoa(c.LocalAddr().(*net.TCPAddr).Port)
 			c.Close()
-			mine, _ := waitUntil(2*time.Second, func() (bool, string) {
+			mine, _ := rdptest.Poll(2*time.Second, func() (bool, string) {
 				for _, m := range reConnReceived.FindAllStringSubmatch(s.log(), -1) {
 					if m[1] == lport {
 						return true, ""
@@ -539,7 +515,7 @@ func startBrokerWrapped(t *testing.T, bin, name string, wrap []string, config fu
 	}
 	var why string
 	for attempt := 1; attempt <= 3; attempt++ {
-		b := &brokerProc{port: freePort(t)}
+		b := &brokerProc{port: rdptest.FreePort(t)}
 		listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port))
 		cfg := filepath.Join(dir, fmt.Sprintf("rdpbroker-%d.yaml", attempt))
 		if err := os.WriteFile(cfg, []byte(config(listen)), 0o644); err != nil {
@@ -549,7 +525,7 @@ func startBrokerWrapped(t *testing.T, bin, name string, wrap []string, config fu
 			append(slices.Clone(wrap), bin, "serve", "--config", cfg)...)
 		ready := false
 		// cond returns true to stop waiting: ready, or no point waiting.
-		_, why = waitUntil(readyTimeout, func() (bool, string) {
+		_, why = rdptest.Poll(readyTimeout, func() (bool, string) {
 			if b.proc.exited() {
 				return true, "exited early"
 			}

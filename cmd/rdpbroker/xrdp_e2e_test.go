@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 func TestRealRDPThroughBroker(t *testing.T) {
@@ -119,7 +121,7 @@ rules:
 	// Started here, after the ledger's last login (its probes reach ts01),
 	// and stopped with the test: its sessions end when ts01 stops.
 	const healthLogins = 3
-	dead := freePort(t) // closed again: nothing listens there
+	dead := rdptest.FreePort(t) // closed again: nothing listens there
 	healthStateDir := t.TempDir()
 	healthBroker := startBroker(t, bin, "broker-health", func(listen string) string {
 		return fmt.Sprintf(`listen: %s
@@ -139,7 +141,7 @@ pools:
 	})
 	t.Run("health check rdp against real xrdp", func(t *testing.T) {
 		addr := fmt.Sprintf("127.0.0.1:%d", healthBroker.port)
-		if ok, _ := waitUntil(logTimeout, func() (bool, string) {
+		if ok, _ := rdptest.Poll(logTimeout, func() (bool, string) {
 			return hasLogLine(healthBroker.log(), "server down", map[string]string{"server": "ts09"}), ""
 		}); !ok {
 			t.Fatalf("the dead server ts09 was not reported down within %v; broker log:\n%s", logTimeout, tail(healthBroker.log(), 20))
@@ -151,13 +153,13 @@ pools:
 			}
 		}
 		want := clients + healthLogins
-		if ok, why := waitUntil(logTimeout, func() (bool, string) {
+		if ok, why := rdptest.Poll(logTimeout, func() (bool, string) {
 			n := ts01.clients()
 			return n >= want, fmt.Sprintf("ts01 has %d clients, want %d", n, want)
 		}); !ok || ts01.clients() != want {
 			t.Errorf("logins did not all reach ts01: %s (now %d)", why, ts01.clients())
 		}
-		if ok, _ := waitUntil(logTimeout, func() (bool, string) { return ts01.probes() > probes, "" }); !ok {
+		if ok, _ := rdptest.Poll(logTimeout, func() (bool, string) { return ts01.probes() > probes, "" }); !ok {
 			t.Errorf("no rdp probe (X.224 request for HYBRID_EX) reached ts01 within %v", logTimeout)
 		}
 		log := healthBroker.log()
@@ -182,7 +184,7 @@ pools:
 		ts01.proc.stop()
 		ts02.proc.stop()
 		var sessions []map[string]string
-		if ok, why := waitUntil(logTimeout, func() (bool, string) {
+		if ok, why := rdptest.Poll(logTimeout, func() (bool, string) {
 			sessions = logLines(broker.log(), "session")
 			return len(sessions) >= len(cases), fmt.Sprintf("%d session lines, want %d", len(sessions), len(cases))
 		}); !ok {
@@ -211,7 +213,7 @@ pools:
 			}
 		}
 		var hs []map[string]string
-		waitUntil(logTimeout, func() (bool, string) {
+		rdptest.Poll(logTimeout, func() (bool, string) {
 			hs = logLines(healthBroker.log(), "session")
 			return len(hs) >= healthLogins, ""
 		})
@@ -291,7 +293,7 @@ func (l *ledger) expect(t *testing.T, target *xrdpServer, login func() (string, 
 		}
 	}
 	l.want[target]++
-	ok, why := waitUntil(logTimeout, func() (bool, string) {
+	ok, why := rdptest.Poll(logTimeout, func() (bool, string) {
 		n := target.connections()
 		return n >= l.want[target], fmt.Sprintf("%s accepted %d connections, want %d", target.name, n, l.want[target])
 	})

@@ -1,0 +1,56 @@
+package appliance
+
+import (
+	"sync"
+	"time"
+)
+
+// session is one relayed client: its two connections and its record.
+type session struct {
+	id      uint64
+	client  closer
+	server  closer
+	log     *sessionLog // owned by the connection's goroutine until the session ends
+	started time.Time
+
+	closeOnce sync.Once
+}
+
+type closer interface{ Close() error }
+
+// close closes both connections (once): the relay's copy loops end.
+func (s *session) close() {
+	s.closeOnce.Do(func() {
+		s.client.Close()
+		if s.server != nil {
+			s.server.Close()
+		}
+	})
+}
+
+// track registers a session; false when the broker is stopping.
+func (b *Broker) track(s *session) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return false
+	}
+	b.sessions[s.id] = s
+	return true
+}
+
+func (b *Broker) untrack(s *session) {
+	b.mu.Lock()
+	delete(b.sessions, s.id)
+	b.mu.Unlock()
+}
+
+// closeSessions closes every tracked session and refuses new ones.
+func (b *Broker) closeSessions() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closing = true
+	for _, s := range b.sessions {
+		s.close()
+	}
+}
