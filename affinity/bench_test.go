@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 // lookupTable is an in-memory table of 100k placed keys, and the keys.
@@ -122,7 +124,7 @@ func BenchmarkPlacePersisted(b *testing.B) {
 func BenchmarkReplicationDelay(b *testing.B) {
 	dir := b.TempDir()
 	secret := writeSecret(b, dir, "secret", 7)
-	addrs := []string{freeAddr(b), freeAddr(b)}
+	addrs := []string{rdptest.FreeTCPUDPAddr(b), rdptest.FreeTCPUDPAddr(b)}
 	var tabs []*Table
 	for i, name := range []string{"a", "b"} {
 		tb, err := Open(filepath.Join(dir, name+".db"), DefaultConfig(), Options{Node: name})
@@ -139,16 +141,8 @@ func BenchmarkReplicationDelay(b *testing.B) {
 		defer r.Close()
 		tabs = append(tabs, tb)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for tabs[0].Place("warm", "s"); ; {
-		if _, ok := tabs[1].Lookup("warm"); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("no replication")
-		}
-		runtime.Gosched()
-	}
+	tabs[0].Place("warm", "s")
+	rdptest.Eventually(b, 10*time.Second, "replication", func() bool { _, ok := tabs[1].Lookup("warm"); return ok })
 	b.ResetTimer()
 	delays := make([]time.Duration, 0, b.N)
 	for i := range b.N {

@@ -2,17 +2,16 @@ package affinity
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 // child is a node process running TestMain's child code.
@@ -22,24 +21,7 @@ type child struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string
-	stderr *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *rdptest.LogBuffer
 }
 
 // startChild starts the test binary in mode with env (KEY=value); it is
@@ -49,7 +31,7 @@ func startChild(t *testing.T, name, mode string, env ...string) *child {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), childEnv+"="+mode), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	c := &child{t: t, name: name, cmd: cmd, lines: make(chan string, 100000), stderr: &lockedBuffer{}}
+	c := &child{t: t, name: name, cmd: cmd, lines: make(chan string, 100000), stderr: &rdptest.LogBuffer{}}
 	cmd.Stderr = c.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -147,44 +129,6 @@ func (c *child) dump() []string {
 		if strings.HasPrefix(l, "e ") {
 			out = append(out, l[2:])
 		}
-	}
-}
-
-// freeAddr returns a 127.0.0.1 address whose port is free for both TCP
-// and UDP (memberlist uses the same port for both).
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err == nil {
-			u.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free TCP+UDP port")
-	return ""
-}
-
-// eventually polls cond until it returns "" (success) or the deadline
-// passes, then fails with cond's last explanation.
-func eventually(t *testing.T, timeout time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		why := cond()
-		if why == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", timeout, why)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

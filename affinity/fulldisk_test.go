@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rdpbroker/rdpbroker/appliance/disktest"
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 // On a full disk the table keeps serving from memory, keeps the changes
@@ -20,7 +20,7 @@ import (
 // and a restart finds every entry: nothing placed during the outage is
 // lost.
 func TestFullDiskLosesNothing(t *testing.T) {
-	dir := disktest.Tmpfs(t, 4<<20)
+	dir := rdptest.Tmpfs(t, 4<<20)
 	path := filepath.Join(dir, "affinity.db")
 	fc := newFakeClock()
 	var logs bytes.Buffer
@@ -40,7 +40,7 @@ func TestFullDiskLosesNothing(t *testing.T) {
 	if err := tb.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	filler := disktest.Fill(t, dir)
+	filler := rdptest.Fill(t, dir)
 
 	for i := range 5000 {
 		tb.Place("during"+strconv.Itoa(i), "s"+strconv.Itoa(i%4))
@@ -80,10 +80,10 @@ func TestFullDiskLosesNothing(t *testing.T) {
 // does not stop the table: it serves from memory, leaves no debris, and
 // writes everything once space is back.
 func TestOpenOnFullDisk(t *testing.T) {
-	dir := disktest.Tmpfs(t, 1<<20)
+	dir := rdptest.Tmpfs(t, 1<<20)
 	path := filepath.Join(dir, "state", "affinity.db")
 	os.Mkdir(filepath.Dir(path), 0o700)
-	filler := disktest.Fill(t, dir)
+	filler := rdptest.Fill(t, dir)
 	fc := newFakeClock()
 	cfg := DefaultConfig()
 	cfg.FlushInterval = time.Hour
@@ -132,7 +132,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 // writable, merges what the store held with what was placed meanwhile
 // (newer wins) and writes the result.
 func TestOpenOnReadOnlyDiskMergesLater(t *testing.T) {
-	dir := disktest.Tmpfs(t, 4<<20)
+	dir := rdptest.Tmpfs(t, 4<<20)
 	path := filepath.Join(dir, "affinity.db")
 	fc := newFakeClock()
 	cfg := DefaultConfig()
@@ -151,7 +151,7 @@ func TestOpenOnReadOnlyDiskMergesLater(t *testing.T) {
 	tb.Place("both", "s1")
 	tb.Close()
 
-	disktest.ReadOnly(t, dir, true)
+	rdptest.ReadOnly(t, dir, true)
 	fc.Add(time.Minute)
 	tb = open()
 	defer tb.Close()
@@ -164,7 +164,7 @@ func TestOpenOnReadOnlyDiskMergesLater(t *testing.T) {
 		t.Errorf("flush on a read-only disk: %v, want ErrUnavailable and EROFS", err)
 	}
 
-	disktest.ReadOnly(t, dir, false)
+	rdptest.ReadOnly(t, dir, false)
 	if err := tb.Flush(); err != nil {
 		t.Fatalf("flush once writable: %v", err)
 	}

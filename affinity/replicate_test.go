@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 func writeSecret(t testing.TB, dir, name string, b byte) string {
@@ -41,7 +43,7 @@ func (n node) start(t *testing.T, members, secret string, extra ...string) *chil
 // compares their full dumps.
 func converged(t *testing.T, cs ...*child) []string {
 	t.Helper()
-	eventually(t, 30*time.Second, func() string {
+	rdptest.EventuallyWhy(t, 30*time.Second, func() string {
 		var sums []string
 		for _, c := range cs {
 			sums = append(sums, c.do("sum", "sum "))
@@ -101,7 +103,7 @@ func TestClusterProcesses(t *testing.T) {
 	secret := writeSecret(t, dir, "secret", 1)
 	var ns []node
 	for _, name := range []string{"a", "b", "c"} {
-		ns = append(ns, node{name, freeAddr(t), filepath.Join(dir, name, "affinity.db")})
+		ns = append(ns, node{name, rdptest.FreeTCPUDPAddr(t), filepath.Join(dir, name, "affinity.db")})
 	}
 	members := ns[0].addr
 	a := ns[0].start(t, members, secret)
@@ -111,7 +113,7 @@ func TestClusterProcesses(t *testing.T) {
 	b.expect("ready", 20*time.Second)
 	c.expect("ready", 20*time.Second)
 	for _, x := range []*child{a, b, c} {
-		eventually(t, 20*time.Second, func() string {
+		rdptest.EventuallyWhy(t, 20*time.Second, func() string {
 			if l := x.do("members", "members "); strings.Count(l, ",") != 2 {
 				return x.name + ": " + l
 			}
@@ -162,9 +164,7 @@ func TestClusterProcesses(t *testing.T) {
 	// later wall millisecond than c's writes (within one millisecond the
 	// logical counters, not the order of the calls, decide).
 	cWall := versionOf(entriesByKey(c.dump())["p149"]).Wall
-	for deadline := time.Now().Add(time.Second); time.Now().UnixMilli() <= cWall && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	rdptest.Poll(time.Second, func() (bool, string) { return time.Now().UnixMilli() > cWall, "" })
 	a.do("place p 140 160 srvA3", "ok")
 	before := map[string]map[string]string{"a": entriesByKey(a.dump()), "c": entriesByKey(c.dump())}
 	c.do("replicate", "ready")
@@ -189,7 +189,7 @@ func TestClusterProcesses(t *testing.T) {
 	}
 
 	// a node with another key can neither join nor inject entries
-	intruder := node{"x", freeAddr(t), filepath.Join(dir, "x", "affinity.db")}
+	intruder := node{"x", rdptest.FreeTCPUDPAddr(t), filepath.Join(dir, "x", "affinity.db")}
 	x := intruder.start(t, members, writeSecret(t, dir, "other", 99))
 	if l := x.expect("ready", 20*time.Second); l != "ready 1" {
 		t.Errorf("intruder: %q, want ready 1 (alone)", l)

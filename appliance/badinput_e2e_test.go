@@ -77,7 +77,7 @@ func TestBadFirstPackets(t *testing.T) {
 			if elapsed > inspect+time.Second {
 				t.Errorf("closed after %v, want within inspect_timeout %v (+1s scheduling margin)", elapsed, inspect)
 			}
-			eventually(t, 2*time.Second, "reject counted as "+tc.reason.String(), func() bool {
+			rdptest.Eventually(t, 2*time.Second, "reject counted as "+tc.reason.String(), func() bool {
 				return b.Counters().Rejected(tc.reason) == before+1
 			})
 			// The broker keeps serving.
@@ -128,7 +128,7 @@ func TestManyConcurrentBadClients(t *testing.T) {
 		}
 		gc.Close()
 	}
-	eventually(t, 3*time.Second, "all silent clients timed out", func() bool {
+	rdptest.Eventually(t, 3*time.Second, "all silent clients timed out", func() bool {
 		return b.Counters().Rejected(RejectTimeout) == 200
 	})
 }
@@ -149,7 +149,7 @@ func TestMaxPendingShedsFloods(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	eventually(t, 2*time.Second, "3 pending clients", func() bool { return b.Pending() == 3 })
+	rdptest.Eventually(t, 2*time.Second, "3 pending clients", func() bool { return b.Pending() == 3 })
 	c, err := net.Dial("tcp", b.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func TestMaxPendingShedsFloods(t *testing.T) {
 	if n := b.Counters().Rejected(RejectLimit); n != 1 {
 		t.Errorf("limit rejects = %d, want 1", n)
 	}
-	eventually(t, 6*time.Second, "silent clients timed out", func() bool { return b.Pending() == 0 })
+	rdptest.Eventually(t, 6*time.Second, "silent clients timed out", func() bool { return b.Pending() == 0 })
 	gc, _, err := rdptest.Dial(b.addr, "alice", 2*time.Second)
 	if err != nil {
 		t.Fatalf("good client after the flood: %v", err)

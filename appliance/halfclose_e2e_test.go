@@ -27,30 +27,17 @@ pools:
 // never closes its side (xrdp does this while it waits for sesman).
 func stubbornServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	hold := make(chan struct{})
-	t.Cleanup(func() { close(hold); ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, _, err := rdp.ReadConnectionRequest(c, time.Now().Add(5*time.Second)); err != nil {
-					return
-				}
-				c.Write(rdp.BuildConnectionConfirm(rdp.ProtocolSSL))
-				io.Copy(io.Discard, c)
-				<-hold
-			}()
+	addr := rdptest.Serve(t, func(c net.Conn) {
+		if _, _, err := rdp.ReadConnectionRequest(c, time.Now().Add(5*time.Second)); err != nil {
+			return
 		}
-	}()
-	return ln.Addr().String()
+		c.Write(rdp.BuildConnectionConfirm(rdp.ProtocolSSL))
+		io.Copy(io.Discard, c)
+		<-hold
+	})
+	t.Cleanup(func() { close(hold) }) // before Serve's: the handlers end, then the listener closes
+	return addr
 }
 
 func TestHalfCloseTimeoutEndsSessionsServersDoNotClose(t *testing.T) {
@@ -60,17 +47,17 @@ func TestHalfCloseTimeoutEndsSessionsServersDoNotClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "session active", func() bool { return b.Counters().Active.Load() == 1 })
+	rdptest.Eventually(t, 2*time.Second, "session active", func() bool { return b.Counters().Active.Load() == 1 })
 	closed := time.Now()
 	c.Close()
-	eventually(t, 3*time.Second, "session ended after half_close_timeout", func() bool {
+	rdptest.Eventually(t, 3*time.Second, "session ended after half_close_timeout", func() bool {
 		return b.Counters().Active.Load() == 0
 	})
 	if took := time.Since(closed); took > 2*time.Second {
 		t.Errorf("session slot held %v after the client left, want ~300ms", took)
 	}
-	eventually(t, 2*time.Second, "session line", func() bool { return len(b.log.lines("session")) == 1 })
-	if line := b.log.lines("session")[0]; !strings.Contains(line, "end=client_closed") || strings.Contains(line, "token=") {
+	rdptest.Eventually(t, 2*time.Second, "session line", func() bool { return len(b.log.Messages("session")) == 1 })
+	if line := b.log.Messages("session")[0]; !strings.Contains(line, "end=client_closed") || strings.Contains(line, "token=") {
 		t.Errorf("session line: %s", line)
 	}
 }

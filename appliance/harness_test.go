@@ -1,7 +1,6 @@
 package appliance
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,41 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
-
-// syncBuffer is a goroutine-safe log sink the tests read from.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the log lines whose msg is msg.
-func (s *syncBuffer) lines(msg string) []string {
-	var out []string
-	for _, l := range strings.Split(s.String(), "\n") {
-		if strings.Contains(l, "msg="+msg+" ") || strings.HasSuffix(l, "msg="+msg) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // farm starts named fake terminal servers and returns them by name.
 func farm(t testing.TB, names ...string) map[string]*rdptest.Server {
@@ -58,18 +27,6 @@ func farm(t testing.TB, names ...string) map[string]*rdptest.Server {
 		m[n] = s
 	}
 	return m
-}
-
-// deadAddr returns a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // writeConfig expands {{name}} placeholders with the servers' addresses
@@ -92,7 +49,7 @@ func writeConfig(t testing.TB, tmpl string, servers map[string]*rdptest.Server, 
 type testBroker struct {
 	*Broker
 	addr string
-	log  *syncBuffer
+	log  *rdptest.LogBuffer
 }
 
 // startBroker loads the config file and runs a broker on a free loopback
@@ -107,8 +64,8 @@ func startBroker(t *testing.T, path string) *testBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	b, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Listener: ln})
+	logs := &rdptest.LogBuffer{}
+	b, err := New(cfg, Options{Logger: logs.Logger(slog.LevelDebug), Listener: ln})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -135,18 +92,6 @@ func startBroker(t *testing.T, path string) *testBroker {
 		t.Fatalf("Run: %v", err)
 	}
 	return &testBroker{Broker: b, addr: ln.Addr().String(), log: logs}
-}
-
-// eventually polls cond until it holds or the timeout expires.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // seenLogins counts the connections a fake server saw with each cookie.

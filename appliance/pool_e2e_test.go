@@ -32,7 +32,7 @@ pools:
 
 func TestFailsOverToNextServer(t *testing.T) {
 	servers := farm(t, "ts01")
-	b := startBroker(t, writeConfig(t, failoverConfig, servers, "{{dead}}", deadAddr(t), "{{max}}", "0", "{{per_server}}", "0"))
+	b := startBroker(t, writeConfig(t, failoverConfig, servers, "{{dead}}", rdptest.FreeAddr(t), "{{max}}", "0", "{{per_server}}", "0"))
 	// Smooth weighted round robin picks "dead" (weight 100) first: it fails
 	// and the client lands on ts01 in the same connection.
 	c, _, err := rdptest.Dial(b.addr, "alice", 3*time.Second)
@@ -71,19 +71,19 @@ func TestSessionLimits(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			servers := farm(t, "ts01")
-			b := startBroker(t, writeConfig(t, failoverConfig, servers, "{{dead}}", deadAddr(t), "{{max}}", tc.global, "{{per_server}}", tc.perSrv))
+			b := startBroker(t, writeConfig(t, failoverConfig, servers, "{{dead}}", rdptest.FreeAddr(t), "{{max}}", tc.global, "{{per_server}}", tc.perSrv))
 			first, _, err := rdptest.Dial(b.addr, "alice", 3*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, 2*time.Second, "first session active", func() bool { return b.Counters().Active.Load() == 1 })
+			rdptest.Eventually(t, 2*time.Second, "first session active", func() bool { return b.Counters().Active.Load() == 1 })
 			if c, _, err := rdptest.Dial(b.addr, "bob", 2*time.Second); err == nil {
 				c.Close()
 				t.Fatalf("second session was admitted over the limit")
 			}
-			eventually(t, 2*time.Second, "limit reject counted", func() bool { return b.Counters().Rejected(tc.wantReject) == 1 })
+			rdptest.Eventually(t, 2*time.Second, "limit reject counted", func() bool { return b.Counters().Rejected(tc.wantReject) == 1 })
 			first.Close()
-			eventually(t, 2*time.Second, "slot released", func() bool { return b.Counters().Active.Load() == 0 })
+			rdptest.Eventually(t, 2*time.Second, "slot released", func() bool { return b.Counters().Active.Load() == 0 })
 			c, _, err := rdptest.Dial(b.addr, "carol", 2*time.Second)
 			if err != nil {
 				t.Fatalf("session after the first ended: %v", err)
@@ -142,7 +142,7 @@ func TestReloadSwapsRoutingWithoutCuttingSessions(t *testing.T) {
 
 func TestShutdownClosesSessionsAfterTimeout(t *testing.T) {
 	servers := farm(t, "ts01")
-	cfg, err := LoadConfig(writeConfig(t, failoverConfig, servers, "{{dead}}", deadAddr(t), "{{max}}", "0", "{{per_server}}", "0"))
+	cfg, err := LoadConfig(writeConfig(t, failoverConfig, servers, "{{dead}}", rdptest.FreeAddr(t), "{{max}}", "0", "{{per_server}}", "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,7 +112,7 @@ func TestRoutesTokensAndNoCookie(t *testing.T) {
 				if len(reply) != 0 {
 					t.Errorf("refused client got %d bytes back", len(reply))
 				}
-				eventually(t, 2*time.Second, "reject counted", func() bool { return b.Counters().Rejected(tc.reject) == 1 })
+				rdptest.Eventually(t, 2*time.Second, "reject counted", func() bool { return b.Counters().Rejected(tc.reject) == 1 })
 				for n, s := range servers {
 					if s.Count() != before[n] {
 						t.Errorf("server %s was contacted for a refused client", n)
@@ -181,8 +181,8 @@ func TestSplicesDataBothWays(t *testing.T) {
 	if sha256.Sum256(got) != sha256.Sum256(payload) || len(got) != len(payload) {
 		t.Fatalf("echo differs: got %d bytes, want %d", len(got), len(payload))
 	}
-	eventually(t, 5*time.Second, "session log line", func() bool { return len(b.log.lines("session")) == 1 })
-	line := b.log.lines("session")[0]
+	rdptest.Eventually(t, 5*time.Second, "session log line", func() bool { return len(b.log.Messages("session")) == 1 })
+	line := b.log.Messages("session")[0]
 	for _, want := range []string{"cookie=alice", "login=alice", "rule=sales-people", "pool=sales", "server=ts02",
 		"bytes_out=8388" /* 8 MiB + CC */, "end=client_closed", "connect=", "duration="} {
 		if !strings.Contains(line, want) {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,9 +16,9 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
-
 	"github.com/rdpbroker/rdpbroker/directory/adtest"
 	"github.com/rdpbroker/rdpbroker/rdp"
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 const realEnv = "RDPBROKER_E2E_REAL"
@@ -250,7 +249,7 @@ func TestADBigGroup(t *testing.T) {
 
 func TestADTransport(t *testing.T) {
 	f := requireDC(t)
-	dead := deadURL(t)
+	dead := "ldaps://" + rdptest.FreeAddr(t) // nothing listens there
 	tests := []struct {
 		name     string
 		edit     func(*Config)
@@ -297,17 +296,3 @@ func TestADTransport(t *testing.T) {
 		})
 	}
 }
-
-// deadURL is an ldaps URL where nothing listens.
-func deadURL(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "ldaps://" + addr
-}
-
-// RequireDC gives the external test package the package's DC.
-var RequireDC = requireDC

@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 const benchBase = "DC=corp,DC=example,DC=test"
@@ -178,39 +180,32 @@ index objectClass,objectCategory,sAMAccountName,distinguishedName eq
 	}
 	os.Remove(ldif)
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := rdptest.FreeAddr(b)
 	cmd := exec.Command("slapd", "-d", "0", "-f", conf, "-h", "ldap://"+addr+"/")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	exited := make(chan struct{}) // closed once cmd.Wait returned waitErr
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	b.Cleanup(func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-exited
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	rdptest.Eventually(b, 30*time.Second, "slapd to accept connections", func() bool {
+		select {
+		case <-exited:
+			b.Fatalf("slapd exited: %v", waitErr)
+		default:
+		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return addr
 		}
-		select {
-		case err := <-exited:
-			b.Fatalf("slapd exited: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("slapd did not accept connections within 30s")
-		}
-	}
+		return err == nil
+	})
+	return addr
 }
 
 // writeBenchLDIF writes the benchmark directory: user i is in groups

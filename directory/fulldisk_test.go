@@ -8,14 +8,14 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/rdpbroker/rdpbroker/appliance/disktest"
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 // A snapshot that cannot be written because the disk is full is an error
 // naming the cause; the last good snapshot stays whole and no temporary
 // file is left; once space is back the next save works.
 func TestSnapshotFullDisk(t *testing.T) {
-	dir := disktest.Tmpfs(t, 1<<20)
+	dir := rdptest.Tmpfs(t, 1<<20)
 	p := filepath.Join(dir, SnapshotFile)
 	small := testSnapshot()
 	if err := SaveSnapshot(p, small); err != nil {
@@ -26,7 +26,7 @@ func TestSnapshotFullDisk(t *testing.T) {
 		b.add(fmt.Sprintf("user%05d", i), "", "Engineering")
 	}
 	big := &Snapshot{NetBIOS: "corp", DNSDomain: "corp.example.test", Users: b.build()}
-	filler := disktest.Fill(t, dir)
+	filler := rdptest.Fill(t, dir)
 
 	err := SaveSnapshot(p, big)
 	if !errors.Is(err, syscall.ENOSPC) {

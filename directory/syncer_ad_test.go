@@ -11,6 +11,7 @@ import (
 
 	"github.com/rdpbroker/rdpbroker/directory/adtest"
 	"github.com/rdpbroker/rdpbroker/rdp"
+	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 	"github.com/rdpbroker/rdpbroker/routing"
 )
 
@@ -65,13 +66,12 @@ func TestADLiveGroupChange(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); s.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(30 * time.Second)
-	for poolOf(r, `CORP\heidi`) != "sales" {
-		if time.Now().After(deadline) {
-			t.Fatalf("heidi still routed to %s after the sync (status %+v)", poolOf(r, `CORP\heidi`), s.Status())
+	rdptest.EventuallyWhy(t, 30*time.Second, func() string {
+		if got := poolOf(r, `CORP\heidi`); got != "sales" {
+			return fmt.Sprintf("heidi still routed to %s after the sync (status %+v)", got, s.Status())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return ""
+	})
 	if got := poolOf(r, "heidi@corp.example.test"); got != "sales" {
 		t.Errorf("heidi's UPN routed to %s", got)
 	}

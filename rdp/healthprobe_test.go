@@ -24,31 +24,6 @@ func TestProbeRequest(t *testing.T) {
 	}
 }
 
-// fakeServer accepts connections and handles each with handle.
-func fakeServer(t *testing.T, handle func(c net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { ln.Close(); <-done })
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // answer reads the probe's 19 bytes, then writes reply.
 func answer(reply []byte) func(net.Conn) {
 	return func(c net.Conn) {
@@ -59,20 +34,10 @@ func answer(reply []byte) func(net.Conn) {
 	}
 }
 
-func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestProbe(t *testing.T) {
 	echo := rdptest.NewServer(t, rdptest.Config{Name: "echo"})
 	refusing := rdptest.NewServer(t, rdptest.Config{Failure: rdp.FailureHybridRequired})
-	silent := fakeServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	silent := rdptest.Serve(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	const timeout = 250 * time.Millisecond
 	tests := []struct {
 		name     string
@@ -83,15 +48,15 @@ func TestProbe(t *testing.T) {
 	}{
 		{name: "rdptest server", addr: echo.Addr()},
 		{name: "negotiation failure is alive", addr: refusing.Addr()},
-		{name: "bare confirm is alive", addr: fakeServer(t, answer(rdp.ConnConfirm{}.Marshal()))},
-		{name: "xrdp confirm", addr: fakeServer(t, answer([]byte{3, 0, 0, 0x13, 0x0e, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 1, 8, 0, 1, 0, 0, 0}))},
+		{name: "bare confirm is alive", addr: rdptest.Serve(t, answer(rdp.ConnConfirm{}.Marshal()))},
+		{name: "xrdp confirm", addr: rdptest.Serve(t, answer([]byte{3, 0, 0, 0x13, 0x0e, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 1, 8, 0, 1, 0, 0, 0}))},
 		{name: "accepts and says nothing", addr: silent, slow: true,
 			wantErr: []error{rdp.ErrTimeout, context.DeadlineExceeded}, wantStep: ": read confirm: "},
-		{name: "closed port", addr: closedPort(t), wantErr: []error{syscall.ECONNREFUSED}, wantStep: ": dial: "},
-		{name: "hangs up", addr: fakeServer(t, func(c net.Conn) {}), wantErr: []error{rdp.ErrShort}, wantStep: ": read confirm: "},
-		{name: "speaks HTTP", addr: fakeServer(t, answer([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))),
+		{name: "closed port", addr: rdptest.FreeAddr(t), wantErr: []error{syscall.ECONNREFUSED}, wantStep: ": dial: "},
+		{name: "hangs up", addr: rdptest.Serve(t, func(c net.Conn) {}), wantErr: []error{rdp.ErrShort}, wantStep: ": read confirm: "},
+		{name: "speaks HTTP", addr: rdptest.Serve(t, answer([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))),
 			wantErr: []error{rdp.ErrNotTPKT}, wantStep: ": read confirm: "},
-		{name: "answers a request", addr: fakeServer(t, answer(rdp.ProbeRequest)),
+		{name: "answers a request", addr: rdptest.Serve(t, answer(rdp.ProbeRequest)),
 			wantErr: []error{rdp.ErrNotCC}, wantStep: ": parse confirm: "},
 	}
 	for _, tc := range tests {
@@ -125,7 +90,7 @@ func TestProbe(t *testing.T) {
 }
 
 func TestProbeCancel(t *testing.T) {
-	silent := fakeServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	silent := rdptest.Serve(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
@@ -168,7 +133,7 @@ func TestProbeDialAndDefaults(t *testing.T) {
 		wantErr bool
 	}{
 		{"alive", srv.Addr(), false},
-		{"garbage", fakeServer(t, answer([]byte("nope nope nope"))), true},
+		{"garbage", rdptest.Serve(t, answer([]byte("nope nope nope"))), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
