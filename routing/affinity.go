@@ -44,9 +44,11 @@ const (
 
 // decideAffinity applies key's affinity entry, if any, in pool. It
 // returns true when the decision is complete (candidates set to the
-// affined server, or refused within down_grace), false to balance.
-func (t *Table) decideAffinity(req *Request, d *Decision, pool *Pool, b *strings.Builder) bool {
+// affined server, or refused within down_grace), false to balance. With x
+// set (Explain) an entry to drop is reported but not deleted.
+func (t *Table) decideAffinity(req *Request, d *Decision, pool *Pool, b *strings.Builder, x *explainer) bool {
 	name, ok := t.aff.Lookup(d.Key)
+	x.affinity(name, ok)
 	if !ok {
 		return false
 	}
@@ -60,7 +62,9 @@ func (t *Table) decideAffinity(req *Request, d *Decision, pool *Pool, b *strings
 		d.Affinity = AffinityMaintenance
 	}
 	if d.Affinity != AffinityNone {
-		t.aff.Delete(d.Key)
+		if x == nil {
+			t.aff.Delete(d.Key)
+		}
 		b.WriteString("; affinity to ")
 		b.WriteString(name)
 		b.WriteString(" dropped (")

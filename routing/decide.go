@@ -92,11 +92,18 @@ type Decision struct {
 
 // Decide routes req. It is a pure function of req and the current state
 // of the table's servers: it neither blocks nor does I/O (beyond what the
-// Directory does, which must serve from memory).
-func (t *Table) Decide(req Request) Decision {
+// Directory does, which must serve from memory). Explain runs the same
+// code and reports each step.
+func (t *Table) Decide(req Request) Decision { return t.decide(req, nil) }
+
+// decide is Decide, traced by x when x is not nil (Explain). With x set it
+// writes nothing: no affinity entry is deleted and the balancing policy
+// only peeks at its next order.
+func (t *Table) decide(req Request, x *explainer) Decision {
 	if req.Now.IsZero() {
 		req.Now = t.now()
 	}
+	x.request(&req)
 	if req.Token.Kind == rdp.TokenMSTS {
 		return t.decideToken(&req)
 	}
@@ -125,10 +132,11 @@ func (t *Table) Decide(req Request) Decision {
 	} else if len(ids) == 1 {
 		d.Key = ids[0].Key
 	}
-	first := t.firstRule(&req, &ids[0], pseudo)
+	x.identities(t.dir, ids, pseudo)
+	first := t.firstRule(&req, &ids[0], pseudo, x)
 	agree := true
 	for i := 1; i < len(ids) && agree; i++ {
-		agree = t.poolOf(t.firstRule(&req, &ids[i], false)) == t.poolOf(first)
+		agree = t.poolOf(t.firstRule(&req, &ids[i], false, x)) == t.poolOf(first)
 	}
 	var b strings.Builder
 	b.Grow(160)
@@ -166,11 +174,16 @@ func (t *Table) Decide(req Request) Decision {
 	default:
 		d.Rule = RuleDefault
 	}
-	if t.aff != nil && d.Key != "" && t.decideAffinity(&req, &d, pool, &b) {
+	if t.aff != nil && d.Key != "" && t.decideAffinity(&req, &d, pool, &b, x) {
 		d.Why = b.String()
 		return d
 	}
-	cands := pool.policy.Order(pool.Servers, req.Now, make([]*Server, 0, len(pool.Servers)))
+	var cands []*Server
+	if x == nil {
+		cands = pool.policy.Order(pool.Servers, req.Now, make([]*Server, 0, len(pool.Servers)))
+	} else {
+		cands = x.order(pool, req.Now)
+	}
 	if n := 1 + t.retries; len(cands) > n {
 		cands = cands[:n:n]
 	}
@@ -213,10 +226,13 @@ func refuseUnknownCollection(req *Request, d Decision) Decision {
 	return d
 }
 
-// firstRule returns the first rule matching req for id, or nil.
-func (t *Table) firstRule(req *Request, id *Identity, pseudo bool) *rule {
+// firstRule returns the first rule matching req for id, or nil; x, if
+// not nil, is told about each rule tried.
+func (t *Table) firstRule(req *Request, id *Identity, pseudo bool, x *explainer) *rule {
 	for _, r := range t.rules {
-		if r.match(req, id, pseudo) {
+		miss := r.miss(req, id, pseudo)
+		x.step(r, req, id, miss)
+		if miss == matched {
 			return r
 		}
 	}
@@ -288,7 +304,7 @@ func (t *Table) explainAmbiguous(b *strings.Builder, req *Request, ids []Identit
 		}
 		b.WriteString(ids[i].Key)
 		b.WriteString(" -> ")
-		b.WriteString(t.poolOf(t.firstRule(req, &ids[i], false)).Name)
+		b.WriteString(t.poolOf(t.firstRule(req, &ids[i], false, nil)).Name)
 	}
 	b.WriteString(")")
 }

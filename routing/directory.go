@@ -17,6 +17,31 @@ type Directory interface {
 	Resolve(login rdp.Login) []Identity
 }
 
+// DirectorySource is implemented by a Directory that can say where its
+// data come from, for route explanations ("static", "ldap sync of
+// 2025-01-15T10:00:00Z", ...). Optional: Explain reports "directory" for a
+// Directory without it.
+type DirectorySource interface {
+	// Source says where the directory's users and groups come from.
+	Source() string
+}
+
+// Source values of Explanation.DirectorySource beside a DirectorySource's.
+const (
+	// SourceStatic: the configuration's static_groups (StaticDirectory).
+	SourceStatic = "static"
+	// SourceDirectory: a Directory that does not implement DirectorySource.
+	SourceDirectory = "directory"
+)
+
+// sourceOf says where d's data come from.
+func sourceOf(d Directory) string {
+	if s, ok := d.(DirectorySource); ok {
+		return s.Source()
+	}
+	return SourceDirectory
+}
+
 // Identity is one user a login designates.
 type Identity struct {
 	// Key is the canonical login (lower-case sAMAccountName).
@@ -31,7 +56,13 @@ type StaticDirectory struct {
 	ids []Identity // sorted by Key, Keys unique
 }
 
-var _ Directory = (*StaticDirectory)(nil)
+var (
+	_ Directory       = (*StaticDirectory)(nil)
+	_ DirectorySource = (*StaticDirectory)(nil)
+)
+
+// Source implements DirectorySource: SourceStatic.
+func (d *StaticDirectory) Source() string { return SourceStatic }
 
 // NewStaticDirectory builds a directory from groups (group name -> member
 // logins in any form) and extra known logins (e.g. those rules list, so

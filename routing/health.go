@@ -41,7 +41,9 @@ func (r *Router) runChecks(ctx context.Context, st *serverState, h HealthConfig)
 		case <-timer.C:
 		}
 		cctx, cancel := context.WithTimeout(ctx, h.Timeout)
+		start := r.now()
 		err := r.probe(cctx, h.Check, st.address)
+		took := r.now().Sub(start)
 		cancel()
 		if ctx.Err() != nil {
 			return // stopped during the check: not the server's fault
@@ -51,13 +53,15 @@ func (r *Router) runChecks(ctx context.Context, st *serverState, h HealthConfig)
 			// about the server; its state stays as it was.
 			r.log.Warn("health check not run: no local resources", "server", st.name, "addr", st.address, "err", err)
 		} else {
+			st.setTook(took)
 			r.recordCheck(st, h, err)
 		}
 		timer.Reset(h.Interval)
 	}
 }
 
-// recordCheck applies a check result and logs transitions.
+// recordCheck applies a check result and logs transitions; a transition
+// also moves an until-restart drain along (untilRestart, override.go).
 func (r *Router) recordCheck(st *serverState, h HealthConfig, err error) {
 	changed, healthy := st.record(err, r.now(), h.Rise, h.Fall)
 	if !changed {
@@ -66,9 +70,11 @@ func (r *Router) recordCheck(st *serverState, h HealthConfig, err error) {
 	attrs := []any{"server", st.name, "pool", st.pool, "addr", st.address, "check", h.Check}
 	if healthy {
 		r.log.Info("server up", attrs...)
+		r.untilRestart(st, true)
 		return
 	}
 	r.log.Info("server down", append(attrs, "err", err)...)
+	r.untilRestart(st, false)
 	if t := r.table.Load(); t != nil {
 		if p := t.Pool(st.pool); p != nil && !anyAvailable(p, r.now()) {
 			r.log.Warn("pool has no available server", "pool", p.Name, "servers", len(p.Servers))
@@ -83,4 +89,11 @@ func anyAvailable(p *Pool, now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// setTook records how long the last active check took.
+func (st *serverState) setTook(d time.Duration) {
+	st.mu.Lock()
+	st.lastTook = d
+	st.mu.Unlock()
 }

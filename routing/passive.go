@@ -5,8 +5,9 @@ import "time"
 // ReportConnectFailure records a failed connect at now. After MaxFails
 // consecutive failures (passive.max_fails) the server is unavailable until
 // now+FailTimeout; each further failure extends that. With max_fails 0 it
-// does nothing.
+// only counts the failure (ServerStatus.ConnectFailuresTotal).
 func (s *Server) ReportConnectFailure(now time.Time) {
+	s.st.totals.connectFailure.Add(1)
 	if s.maxFails <= 0 {
 		return
 	}

@@ -18,3 +18,13 @@ func newPolicy(balance string, n int) Policy {
 	}
 	return &LeastConn{}
 }
+
+// Peeker is a Policy that can tell its next order without advancing its
+// own state (a rotation, round robin weights): Explain uses it, so that
+// explaining a route does not change where the next user goes. Both
+// built-in policies implement it.
+type Peeker interface {
+	// Peek returns what Order would return now, leaving the policy as it
+	// was.
+	Peek(servers []*Server, now time.Time, dst []*Server) []*Server
+}

@@ -13,8 +13,9 @@ var _ Policy = (*RoundRobin)(nil)
 // 5,1,1 give a a b a c a a). The rest of the try order is the same smooth
 // order: the other available servers by their current weight, highest
 // first (those the next decisions would favour), ties in pool order after
-// the first server. Servers of weight 0 or less are never chosen. It is
-// safe for concurrent use.
+// the first server. Servers of weight 0 or less are never chosen; weights
+// are effective weights (an admin override wins). It is safe for
+// concurrent use.
 type RoundRobin struct {
 	mu      sync.Mutex // protects current
 	current []int      // per server position: the smooth WRR current weight
@@ -27,12 +28,7 @@ func NewRoundRobin(n int) *RoundRobin { return &RoundRobin{current: make([]int, 
 // positions) on every call.
 func (p *RoundRobin) Order(servers []*Server, now time.Time, dst []*Server) []*Server {
 	var buf [32]int
-	idx := buf[:0] // positions of the available servers, ascending
-	for i, s := range servers {
-		if s.Weight > 0 && s.Available(now) {
-			idx = append(idx, i)
-		}
-	}
+	idx := available(servers, now, buf[:0])
 	if len(idx) == 0 {
 		return dst
 	}
@@ -41,11 +37,44 @@ func (p *RoundRobin) Order(servers []*Server, now time.Time, dst []*Server) []*S
 	if len(p.current) != len(servers) {
 		p.current = make([]int, len(servers))
 	}
-	cur := p.current
+	return smoothOrder(servers, idx, p.current, dst)
+}
+
+// Peek implements Peeker: Order's result without moving the weights.
+func (p *RoundRobin) Peek(servers []*Server, now time.Time, dst []*Server) []*Server {
+	idx := available(servers, now, nil)
+	if len(idx) == 0 {
+		return dst
+	}
+	cur := make([]int, len(servers))
+	p.mu.Lock()
+	if len(p.current) == len(servers) {
+		copy(cur, p.current)
+	}
+	p.mu.Unlock()
+	return smoothOrder(servers, idx, cur, dst)
+}
+
+// available appends to idx the positions of the servers that may be
+// chosen at now, ascending.
+func available(servers []*Server, now time.Time, idx []int) []int {
+	for i, s := range servers {
+		if s.EffectiveWeight() > 0 && s.Available(now) {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// smoothOrder advances the smooth WRR current weights cur of the servers
+// at positions idx and appends them to dst in try order. Weights are
+// effective weights (admin overrides included).
+func smoothOrder(servers []*Server, idx, cur []int, dst []*Server) []*Server {
 	best, total := 0, 0 // best: index into idx
 	for k, i := range idx {
-		cur[i] += servers[i].Weight
-		total += servers[i].Weight
+		w := servers[i].EffectiveWeight()
+		cur[i] += w
+		total += w
 		if cur[i] > cur[idx[best]] {
 			best = k
 		}

@@ -41,6 +41,10 @@ type Router struct {
 	dir     Directory
 	aff     Affinity
 
+	ovMu      sync.Mutex // protects following fields; taken after applyMu
+	overrides map[string]overrideEntry
+	onEnded   OverrideEndedFunc
+
 	mu       sync.Mutex // protects following fields
 	runCtx   context.Context
 	checkers map[*serverState]*checker
@@ -53,8 +57,8 @@ type Router struct {
 func NewRouter(opts RouterOptions) *Router {
 	r := &Router{
 		log: opts.Logger, now: opts.Now, dir: opts.Directory, aff: opts.Affinity, probe: opts.Probe,
-		checkers: make(map[*serverState]*checker),
-		stop:     make(chan struct{}),
+		checkers: make(map[*serverState]*checker), overrides: make(map[string]overrideEntry),
+		stop: make(chan struct{}),
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -72,8 +76,9 @@ func NewRouter(opts RouterOptions) *Router {
 // current table stays. On success the new table replaces it atomically;
 // servers with unchanged pool, name and address keep their live state
 // (sessions, health, admin state, passive failures; the very *Server when
-// nothing else changed either), health checks start for new servers and
-// stop for removed or changed ones.
+// nothing else changed either), admin overrides (SetOverride) are put in
+// force on the servers they name before the table is published, health
+// checks start for new servers and stop for removed or changed ones.
 func (r *Router) Apply(cfg Config) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
@@ -81,9 +86,12 @@ func (r *Router) Apply(cfg Config) error {
 	if err != nil {
 		return err
 	}
+	r.ovMu.Lock()
+	r.applyOverridesLocked(t)
+	r.table.Store(t)
+	r.ovMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.table.Store(t)
 	r.syncCheckersLocked(t)
 	return nil
 }

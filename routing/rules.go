@@ -26,26 +26,41 @@ type rule struct {
 	window     *timeWindow
 }
 
-// match reports whether the rule matches req for id. pseudo says id is not
-// a directory identity but the login itself (the directory does not know
-// it): then a truncated login also matches the listed logins it prefixes.
-func (r *rule) match(req *Request, id *Identity, pseudo bool) bool {
-	if r.collection != "" && (req.Token.Kind != rdp.TokenTSV || !collectionIs(req.Token.Collection, r.collection)) {
-		return false
+// criterion is the criterion of a rule that did not match (matched: none).
+type criterion uint8
+
+const (
+	matched criterion = iota
+	missCollection
+	missNetwork
+	missTime
+	missLogin
+	missGroup
+)
+
+// String returns the criterion's name as Step.Failed reports it.
+func (c criterion) String() string {
+	return [...]string{"", "collection", "network", "time", "login", "group"}[c]
+}
+
+// miss returns the first criterion of the rule that req does not meet for
+// id, or matched. pseudo says id is not a directory identity but the login
+// itself (the directory does not know it): then a truncated login also
+// matches the listed logins it prefixes.
+func (r *rule) miss(req *Request, id *Identity, pseudo bool) criterion {
+	switch {
+	case r.collection != "" && (req.Token.Kind != rdp.TokenTSV || !collectionIs(req.Token.Collection, r.collection)):
+		return missCollection
+	case r.networks != nil && !containsAddr(r.networks, req.Client):
+		return missNetwork
+	case r.window != nil && !r.window.contains(req.Now):
+		return missTime
+	case r.hasLogins && !r.matchLogin(req.Login, id.Key, pseudo):
+		return missLogin
+	case r.groups != nil && !inGroups(id.Groups, r.groups):
+		return missGroup
 	}
-	if r.networks != nil && !containsAddr(r.networks, req.Client) {
-		return false
-	}
-	if r.window != nil && !r.window.contains(req.Now) {
-		return false
-	}
-	if r.hasLogins && !r.matchLogin(req.Login, id.Key, pseudo) {
-		return false
-	}
-	if r.groups != nil && !inGroups(id.Groups, r.groups) {
-		return false
-	}
-	return true
+	return matched
 }
 
 // collectionIs reports whether the collection a tsv token names (bytes,

@@ -12,8 +12,9 @@ type AdminState int32
 const (
 	// Active servers take new users.
 	Active AdminState = iota
-	// Drain servers take no new users; msts routing tokens (reconnections
-	// redirected to the server) are still honoured.
+	// Drain servers take no new users; users affined to them and msts
+	// routing tokens (reconnections redirected to the server) still
+	// reach them.
 	Drain
 	// Maintenance servers take nothing.
 	Maintenance
@@ -68,11 +69,18 @@ type serverState struct {
 	activeDownAt  atomic.Int64 // unix ns the active check marked it down
 	passiveDownAt atomic.Int64 // unix ns the current passive failure began
 
-	mu        sync.Mutex // protects following fields
-	lastCheck time.Time
-	lastErr   string
-	okRun     int // consecutive successful checks
-	failRun   int // consecutive failed checks
+	weight   atomic.Int32             // admin override of Weight; 0 = configured
+	override atomic.Pointer[Override] // the admin override in force; nil = none
+
+	totals totals // counters since start (totals.go)
+
+	mu         sync.Mutex // protects following fields
+	lastCheck  time.Time
+	lastErr    string
+	lastTook   time.Duration // how long the last active check took
+	okRun      int           // consecutive successful checks
+	failRun    int           // consecutive failed checks
+	failsTotal uint64        // failed active checks since start
 }
 
 func newServerState(name, pool, address string) *serverState {
@@ -116,8 +124,19 @@ func (s *Server) Healthy() bool { return s.check == CheckNone || !s.st.down.Load
 // AdminState returns the server's admin state.
 func (s *Server) AdminState() AdminState { return AdminState(s.st.admin.Load()) }
 
-// SetAdminState sets the server's admin state; it survives reloads.
+// SetAdminState sets the server's admin state; it survives reloads. It is
+// the low-level switch: Router.SetOverride sets it too, records who and
+// when, and keeps it across reloads that change the server's address.
 func (s *Server) SetAdminState(a AdminState) { s.st.admin.Store(int32(a)) }
+
+// EffectiveWeight is the weight balancing uses: the admin override
+// (Router.SetOverride) when there is one, else the configured Weight.
+func (s *Server) EffectiveWeight() int {
+	if w := s.st.weight.Load(); w > 0 {
+		return int(w)
+	}
+	return s.Weight
+}
 
 // ServerStatus is a snapshot of a server for status pages and the admin API.
 type ServerStatus struct {
@@ -127,16 +146,25 @@ type ServerStatus struct {
 	Pool string
 	// Address is the server's "host:port".
 	Address string
-	// Weight is the configured weight.
+	// Weight is the effective weight: the admin override's, else the
+	// configured one.
 	Weight int
+	// ConfiguredWeight is the weight of the configuration.
+	ConfiguredWeight int
 	// MaxSessions is the configured session cap (0 = unlimited).
 	MaxSessions int
 	// Check is the health check kind ("rdp", "tcp" or "none").
 	Check string
 	// Healthy is the active health check's verdict.
 	Healthy bool
-	// Admin is the admin state.
+	// Admin is the admin state in force (the override's, else active).
 	Admin AdminState
+	// Override is the admin override in force (who set it, when); nil
+	// when there is none.
+	Override *Override
+	// UntilRestart is set while a drain lasts only until the server is
+	// seen down and up again (Override.UntilRestart).
+	UntilRestart bool
 	// Available says whether the server would take a new user now.
 	Available bool
 	// Sessions is the number of reserved session slots.
@@ -146,6 +174,8 @@ type ServerStatus struct {
 	LastCheck time.Time
 	// LastError is the last active check's error, "" when it succeeded.
 	LastError string
+	// LastCheckDuration is how long the last active check took.
+	LastCheckDuration time.Duration
 	// CheckFailures is the number of consecutive failed active checks.
 	CheckFailures int
 	// ConnectFailures is the number of consecutive failed connects
@@ -154,22 +184,66 @@ type ServerStatus struct {
 	// FailedUntil is set while failed connects keep the server
 	// unavailable: it is unavailable until then.
 	FailedUntil time.Time
+
+	// Totals since the broker started; they survive reloads like the
+	// rest of the live state.
+
+	// SessionsTotal counts the sessions that ended (Server.CountSession).
+	SessionsTotal uint64
+	// BytesIn counts bytes from clients to the server (ended sessions).
+	BytesIn uint64
+	// BytesOut counts bytes from the server to clients (ended sessions).
+	BytesOut uint64
+	// ConnectFailuresTotal counts failed connects (also with max_fails 0).
+	ConnectFailuresTotal uint64
+	// CheckFailuresTotal counts failed active health checks.
+	CheckFailuresTotal uint64
 }
 
 // Status returns a snapshot of the server at now.
 func (s *Server) Status(now time.Time) ServerStatus {
 	st := ServerStatus{
-		Name: s.Name, Pool: s.Pool, Address: s.Address, Weight: s.Weight, MaxSessions: s.MaxSessions,
-		Check: s.check, Healthy: s.Healthy(), Admin: s.AdminState(), Available: s.Available(now),
-		Sessions: s.Sessions(), ConnectFailures: int(s.st.fails.Load()),
+		Name: s.Name, Pool: s.Pool, Address: s.Address, Weight: s.EffectiveWeight(), ConfiguredWeight: s.Weight,
+		MaxSessions: s.MaxSessions, Check: s.check, Healthy: s.Healthy(), Admin: s.AdminState(),
+		Available: s.Available(now), Sessions: s.Sessions(), ConnectFailures: int(s.st.fails.Load()),
+	}
+	if o := s.st.override.Load(); o != nil {
+		c := *o
+		st.Override, st.UntilRestart = &c, c.UntilRestart
 	}
 	if s.passivelyFailed(now) {
 		st.FailedUntil = time.Unix(0, s.st.downUntil.Load())
 	}
+	s.st.totals.fill(&st)
 	s.st.mu.Lock()
 	st.LastCheck, st.LastError, st.CheckFailures = s.st.lastCheck, s.st.lastErr, s.st.failRun
+	st.LastCheckDuration, st.CheckFailuresTotal = s.st.lastTook, s.st.failsTotal
 	s.st.mu.Unlock()
 	return st
+}
+
+// Server states (ServerStatus.State), as the metrics and status pages
+// name them.
+const (
+	StateUp       = "up"       // healthy, taking users
+	StateDown     = "down"     // health check failed, or failed connects keep it out
+	StateDraining = "draining" // admin state drain: returning users only
+	StateMaint    = "maint"    // admin state maintenance: takes nothing
+)
+
+// State is the server's state in one word: maint first (the operator
+// took it out), then down (health check or failed connects), then
+// draining, else up.
+func (st ServerStatus) State() string {
+	switch {
+	case st.Admin == Maintenance:
+		return StateMaint
+	case !st.Healthy || !st.FailedUntil.IsZero():
+		return StateDown
+	case st.Admin == Drain:
+		return StateDraining
+	}
+	return StateUp
 }
 
 // record applies one active check result under the rise/fall rules and
@@ -190,6 +264,7 @@ func (st *serverState) record(err error, at time.Time, rise, fall int) (changed,
 		return false, healthy
 	}
 	st.lastErr = err.Error()
+	st.failsTotal++
 	st.failRun++
 	st.okRun = 0
 	if healthy && st.failRun >= fall {

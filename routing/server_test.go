@@ -19,7 +19,8 @@ func TestServerStatus(t *testing.T) {
 	st := s.Status(t0)
 	want := ServerStatus{Name: "ts01", Pool: "general", Address: "10.0.0.1:3389", Weight: 1, Check: "tcp", Healthy: true,
 		Admin: Drain, Sessions: 1, LastCheck: t0, LastError: "connection refused", CheckFailures: 1,
-		ConnectFailures: 1, FailedUntil: t0.Add(10 * time.Second)}
+		ConnectFailures: 1, FailedUntil: t0.Add(10 * time.Second),
+		ConfiguredWeight: 1, ConnectFailuresTotal: 1, CheckFailuresTotal: 1}
 	if !st.FailedUntil.Equal(want.FailedUntil) {
 		t.Errorf("FailedUntil = %v", st.FailedUntil)
 	}
