@@ -8,18 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rdpbroker/rdpbroker/appliance"
 	"github.com/rdpbroker/rdpbroker/appliance/admin"
+	"github.com/rdpbroker/rdpbroker/appliance/appliancetest"
 	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 	"github.com/rdpbroker/rdpbroker/routing"
 )
@@ -40,98 +38,18 @@ pools:
       - {name: ts02, address: "{{ts02}}", weight: 5}
 `
 
-// lockedBuffer is a goroutine-safe log sink.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startBroker runs a real broker on the YAML tmpl (with {{name}} replaced
-// by the fake servers' addresses) and an admin endpoint serving its
-// metrics, until the test ends. It returns the broker, its address and
-// the admin base URL.
+// startBroker runs a real broker on the YAML tmpl and an admin endpoint
+// serving its metrics (appliancetest), until the test ends. It returns the
+// broker, its address and the admin base URL.
 func startBroker(t *testing.T, tmpl string, servers map[string]*rdptest.Server) (*appliance.Broker, string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	repl := []string{"{{state_dir}}", dir}
-	for n, s := range servers {
-		repl = append(repl, "{{"+n+"}}", s.Addr())
-	}
-	path := filepath.Join(dir, "rdpbroker.yaml")
-	if err := os.WriteFile(path, []byte(strings.NewReplacer(repl...).Replace(tmpl)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := appliance.LoadConfig(path)
-	if err != nil {
-		t.Fatalf("LoadConfig: %v", err)
-	}
-	logs := &lockedBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := appliance.New(cfg, appliance.Options{Logger: log, Listener: ln})
-	if err != nil {
-		t.Fatalf("appliance.New: %v", err)
-	}
 	loaded := time.Now()
-	reg := NewRegistry(FromBroker(b, BrokerOptions{Version: "v0.0.0-test",
-		LastReload: func() (bool, time.Time) { return true, loaded }}), Options{})
-	srv, err := admin.New(admin.DefaultConfig(), admin.Options{Logger: log, Metrics: Handler(reg)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	aln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done, adone := make(chan error, 1), make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	go func() { adone <- srv.Serve(ctx, aln) }()
-	t.Cleanup(func() {
-		cancel()
-		for _, ch := range []chan error{done, adone} {
-			select {
-			case err := <-ch:
-				if err != nil {
-					t.Errorf("stop: %v", err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Errorf("broker or admin endpoint did not stop within 15s")
-			}
-		}
-		if t.Failed() {
-			t.Logf("broker log:\n%s", logs.String())
-		}
+	tb := appliancetest.Start(t, tmpl, servers, func(b *appliance.Broker, log *slog.Logger) admin.Options {
+		reg := NewRegistry(FromBroker(b, BrokerOptions{Version: "v0.0.0-test",
+			LastReload: func() (bool, time.Time) { return true, loaded }}), Options{})
+		return admin.Options{Logger: log, Metrics: Handler(reg)}
 	})
-	select {
-	case <-b.Ready():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
-	return b, ln.Addr().String(), "http://" + aln.Addr().String()
-}
-
-func fakeFarm(t *testing.T, names ...string) map[string]*rdptest.Server {
-	m := map[string]*rdptest.Server{}
-	for _, n := range names {
-		m[n] = rdptest.NewServer(t, rdptest.Config{Name: n})
-	}
-	return m
+	return tb.Broker, tb.Addr, tb.AdminURL
 }
 
 func scrape(t *testing.T, base string) string {
@@ -201,7 +119,7 @@ func promtoolCheck(t *testing.T, text string) {
 // checks that the scraped values follow, and that promtool finds nothing
 // to say about the exposition.
 func TestScrapeUnderTraffic(t *testing.T) {
-	servers := fakeFarm(t, "ts01", "ts02")
+	servers := appliancetest.Farm(t, "ts01", "ts02")
 	b, addr, base := startBroker(t, e2eConfig, servers)
 	for _, s := range []string{"ts01", "ts02"} {
 		waitValue(t, base, fmt.Sprintf(`rdpbroker_server_status{pool="general",server=%q,state="up"}`, s), 1)

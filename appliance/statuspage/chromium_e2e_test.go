@@ -11,13 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rdpbroker/rdpbroker/appliance"
 	"github.com/rdpbroker/rdpbroker/appliance/admin"
+	"github.com/rdpbroker/rdpbroker/appliance/appliancetest"
 	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 	"github.com/rdpbroker/rdpbroker/routing"
 )
@@ -54,88 +54,18 @@ pools:
       - {name: acc02, address: "{{acc02}}"}
 `
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startBroker runs a real broker on the farm and an admin endpoint
-// serving its status page, until the test ends. It returns the broker,
-// its address and the page's URL.
+// serving its status page (appliancetest), until the test ends. It returns
+// the broker, its address and the page's URL.
 func startBroker(t *testing.T, servers map[string]*rdptest.Server) (*appliance.Broker, string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	repl := []string{"{{state_dir}}", dir}
-	for n, s := range servers {
-		repl = append(repl, "{{"+n+"}}", s.Addr())
-	}
-	path := filepath.Join(dir, "rdpbroker.yaml")
-	if err := os.WriteFile(path, []byte(strings.NewReplacer(repl...).Replace(e2eConfig)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := appliance.LoadConfig(path)
-	if err != nil {
-		t.Fatalf("LoadConfig: %v", err)
-	}
-	logs := &lockedBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := appliance.New(cfg, appliance.Options{Logger: log, Listener: ln})
-	if err != nil {
-		t.Fatalf("appliance.New: %v", err)
-	}
 	loaded := time.Now()
-	page := New(FromBroker(b, BrokerOptions{Version: "v0.9.0-test",
-		Config: func() ConfigLoad { return ConfigLoad{LoadedAt: loaded, LastOK: true} }}), Options{Logger: log})
-	srv, err := admin.New(admin.DefaultConfig(), admin.Options{Logger: log, Status: page})
-	if err != nil {
-		t.Fatal(err)
-	}
-	aln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done, adone := make(chan error, 1), make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	go func() { adone <- srv.Serve(ctx, aln) }()
-	t.Cleanup(func() {
-		cancel()
-		for _, ch := range []chan error{done, adone} {
-			select {
-			case err := <-ch:
-				if err != nil {
-					t.Errorf("stop: %v", err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Errorf("broker or admin endpoint did not stop within 15s")
-			}
-		}
-		if t.Failed() {
-			t.Logf("broker log:\n%s", logs.String())
-		}
+	tb := appliancetest.Start(t, e2eConfig, servers, func(b *appliance.Broker, log *slog.Logger) admin.Options {
+		page := New(FromBroker(b, BrokerOptions{Version: "v0.9.0-test",
+			Config: func() ConfigLoad { return ConfigLoad{LoadedAt: loaded, LastOK: true} }}), Options{Logger: log})
+		return admin.Options{Logger: log, Status: page}
 	})
-	select {
-	case <-b.Ready():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
-	return b, ln.Addr().String(), "http://" + aln.Addr().String() + "/"
+	return tb.Broker, tb.Addr, tb.AdminURL + "/"
 }
 
 func fetch(t *testing.T, url string) string {
