@@ -89,26 +89,14 @@ func servers(r *routing.Router, now time.Time) []Server {
 	for _, srv := range all {
 		st := srv.Status(now)
 		out = append(out, Server{
-			Pool: st.Pool, Name: st.Name, State: StateOf(st),
+			Pool: st.Pool, Name: st.Name, State: st.State(),
 			Sessions: st.Sessions, MaxSessions: st.MaxSessions, Weight: st.Weight,
+			Stats: &ServerStats{Sessions: st.SessionsTotal, BytesIn: st.BytesIn, BytesOut: st.BytesOut,
+				ConnectFailures: st.ConnectFailuresTotal, CheckFailures: st.CheckFailuresTotal,
+				CheckDuration: st.LastCheckDuration},
 		})
 	}
 	return out
-}
-
-// StateOf maps a server's status to one State*: maintenance first (the
-// operator took it out), then down (health check, or failed connects),
-// then draining, else up.
-func StateOf(st routing.ServerStatus) string {
-	switch {
-	case st.Admin == routing.Maintenance:
-		return StateMaint
-	case !st.Healthy || !st.FailedUntil.IsZero():
-		return StateDown
-	case st.Admin == routing.Drain:
-		return StateDraining
-	}
-	return StateUp
 }
 
 // buildVersion is the main module's version, "(devel)" for a plain

@@ -1,6 +1,10 @@
 package metrics
 
-import "time"
+import (
+	"time"
+
+	"github.com/rdpbroker/rdpbroker/routing"
+)
 
 // Source is what the Collector reads at every scrape.
 type Source interface {
@@ -11,10 +15,10 @@ type Source interface {
 
 // Server states: rdpbroker_server_status has one series per state.
 const (
-	StateUp       = "up"       // healthy, taking users
-	StateDown     = "down"     // health check failed, or failed connects keep it out
-	StateDraining = "draining" // admin state drain: returning users only
-	StateMaint    = "maint"    // admin state maintenance: takes nothing
+	StateUp       = routing.StateUp
+	StateDown     = routing.StateDown
+	StateDraining = routing.StateDraining
+	StateMaint    = routing.StateMaint
 )
 
 // States lists the server states in the order they are exported.

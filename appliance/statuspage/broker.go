@@ -121,26 +121,11 @@ func pools(r *routing.Router, now time.Time) []Pool {
 			if why == "" && !st.FailedUntil.IsZero() {
 				why = "failed connects: out until " + st.FailedUntil.Format("15:04:05")
 			}
-			pool.Servers = append(pool.Servers, Server{Name: st.Name, Address: st.Address, State: stateOf(st),
+			pool.Servers = append(pool.Servers, Server{Name: st.Name, Address: st.Address, State: st.State(),
 				Sessions: st.Sessions, MaxSessions: st.MaxSessions, Weight: st.Weight, Check: st.Check,
 				LastCheck: st.LastCheck, LastError: why})
 		}
 		out = append(out, pool)
 	}
 	return out
-}
-
-// stateOf maps a server's status to one State*: maintenance first (the
-// operator took it out), then down (health check, or failed connects),
-// then draining, else up. (metrics.StateOf is the same mapping.)
-func stateOf(st routing.ServerStatus) string {
-	switch {
-	case st.Admin == routing.Maintenance:
-		return StateMaint
-	case !st.Healthy || !st.FailedUntil.IsZero():
-		return StateDown
-	case st.Admin == routing.Drain:
-		return StateDraining
-	}
-	return StateUp
 }

@@ -1,6 +1,10 @@
 package statuspage
 
-import "time"
+import (
+	"time"
+
+	"github.com/rdpbroker/rdpbroker/routing"
+)
 
 // Source is what the page shows; it is read at every request.
 type Source interface {
@@ -10,10 +14,10 @@ type Source interface {
 
 // Server states, as shown (and as CSS classes).
 const (
-	StateUp       = "up"
-	StateDown     = "down"
-	StateDraining = "draining"
-	StateMaint    = "maint"
+	StateUp       = routing.StateUp
+	StateDown     = routing.StateDown
+	StateDraining = routing.StateDraining
+	StateMaint    = routing.StateMaint
 )
 
 // Snapshot is the broker's state at one instant.
