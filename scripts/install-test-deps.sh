@@ -19,7 +19,11 @@ set -euo pipefail
 # xrdp + FreeRDP: the real RDP end-to-end test. samba-ad-dc & co: the real
 # Active Directory domain controller of the directory tests
 # (scripts/samba-ad-fixture.sh); ldap-utils for its population.
-PKGS=(xrdp freerdp2-x11 xvfb xauth ssl-cert samba-ad-dc samba-ad-provision ldap-utils ldb-tools openssl)
+# haproxy: the import test runs HAProxy 2.6 on the seed's configuration.
+# prometheus: promtool checks real scrapes of /metrics. chromium: the status
+# page is rendered in headless Chromium.
+PKGS=(xrdp freerdp2-x11 xvfb xauth ssl-cert samba-ad-dc samba-ad-provision ldap-utils ldb-tools openssl
+	haproxy prometheus chromium)
 
 . "$(dirname "$0")/apt-install.sh"
 apt_install install-test-deps "${PKGS[@]}"
