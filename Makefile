@@ -10,7 +10,7 @@ BIN := bin
 FUZZTIME ?= 30s
 DEMO_LISTEN ?= 127.0.0.1:13389
 
-.PHONY: all build test unit test-deps demo fuzz bench vet clean
+.PHONY: all build test unit test-deps demo fuzz bench vet clean deb rpm pkg-stage e2e
 
 all: build
 
@@ -24,6 +24,7 @@ vet:
 
 test-deps:
 	scripts/install-test-deps.sh
+	scripts/install-package-deps.sh
 
 # unit: fast tests only (no Debian packages needed).
 unit:
@@ -31,6 +32,12 @@ unit:
 
 test: test-deps vet
 	RDPBROKER_E2E_REAL=1 $(GO) test -race -count=1 -timeout 15m ./...
+
+# e2e: only the administrator's scenario (docs/scenario.md): Samba AD, four
+# xrdp, two peered brokers, xfreerdp; ~3-4 min. make test runs it already
+# (with every other test): it does not depend on this target.
+e2e: test-deps
+	RDPBROKER_E2E_REAL=1 $(GO) test -count=1 -timeout 15m -run TestScenario ./cmd/rdpbroker/
 
 demo: build
 	$(BIN)/rdpbroker demo --listen $(DEMO_LISTEN)
@@ -60,3 +67,31 @@ bench: build
 
 clean:
 	rm -rf $(BIN)
+
+# deb, rpm: versioned amd64 packages in $(PKGOUT) (rdpbroker_VERSION-1_amd64.deb,
+# rdpbroker-VERSION-1.x86_64.rpm) built by nfpm from packaging/nfpm.yaml; the
+# binary static (CGO_ENABLED=0, static-pie) with -X main.version. VERSION comes
+# from the newest vX.Y.Z tag (1.2.3, or 1.2.3+4.gHASH past it), else
+# 0.0~gitDATE.HASH; `make deb VERSION=1.2.3` sets it. PKG_CONFIG is the default
+# configuration packaged as /etc/rdpbroker/rdpbroker.yaml (the package test
+# builds a newer version with a changed one). packaging/README.md has the rest.
+PKGOUT ?= $(BIN)
+PKGBUILD ?= $(BIN)/pkgbuild
+PKG_RELEASE ?= 1
+PKG_CONFIG ?= packaging/rdpbroker.yaml
+NFPM ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && \
+	echo "$$v" | sed -e 's/^v//' -e 's/-\([0-9]*\)-g/+\1.g/' || \
+	git log -1 --date=format:%Y%m%d%H%M%S --format='0.0~git%cd.%h' 2>/dev/null || echo 0.0~dev)
+
+pkg-stage:
+	@case "$(VERSION)" in [0-9]*) ;; *) echo "VERSION=$(VERSION): must start with a digit" >&2; exit 1;; esac
+	rm -rf $(PKGBUILD) && mkdir -p $(PKGBUILD) $(PKGOUT)
+	CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie \
+	  -ldflags "-s -w -X main.version=$(VERSION)-$(PKG_RELEASE)" -o $(PKGBUILD)/rdpbroker ./cmd/rdpbroker
+	gzip -9n <packaging/rdpbroker.8 >$(PKGBUILD)/rdpbroker.8.gz
+	cp $(PKG_CONFIG) $(PKGBUILD)/rdpbroker.yaml
+
+deb rpm: pkg-stage
+	VERSION=$(VERSION) PKG_RELEASE=$(PKG_RELEASE) PKGBUILD=$(abspath $(PKGBUILD)) \
+	  $(NFPM) pkg -f packaging/nfpm.yaml -p $@ -t $(PKGOUT)
