@@ -71,8 +71,13 @@ func compile(cfg Config, opts Options, prev *Table) (*Table, error) {
 	case PolicyDefault:
 	case PolicyReject:
 		t.noCookieReject = true
+	case PolicyLearned:
+		t.learn = compileLearn(cfg.LearnWindow, prev)
 	default:
-		c.bad("no_cookie", "%q: must be default or reject", cfg.NoCookie)
+		c.bad("no_cookie", "%q: must be default, reject or learned", cfg.NoCookie)
+	}
+	if cfg.LearnWindow < 0 {
+		c.bad("learn_window", "%v: must be >= 0", cfg.LearnWindow)
 	}
 	switch cfg.UnknownCollection {
 	case PolicyDefault:
@@ -220,17 +225,24 @@ func (c *compiler) server(t *Table, key string, p *Pool, sc ServerConfig, passiv
 		c.bad(key+".max_sessions", "%d: must be >= 0", sc.MaxSessions)
 		ok = false
 	}
+	udp := sc.UDPAddress
+	if udp == "" {
+		udp = sc.Address
+	} else if _, _, err := checkAddress(udp); err != nil {
+		c.bad(key+".udp_address", "%q: %v", udp, err)
+		ok = false
+	}
 	if !ok {
 		return nil
 	}
 	addrOwner[canon] = sc.Name
 	s := &Server{
 		Name: sc.Name, Address: sc.Address, Pool: p.Name, Weight: sc.Weight, MaxSessions: sc.MaxSessions,
-		check: p.Health.Check, maxFails: passive.MaxFails, failTimeout: passive.FailTimeout,
+		UDPAddress: udp, check: p.Health.Check, maxFails: passive.MaxFails, failTimeout: passive.FailTimeout,
 	}
 	if old := c.prevServer(s); old != nil {
 		if *old == (Server{Name: s.Name, Address: s.Address, Pool: s.Pool, Weight: s.Weight, MaxSessions: s.MaxSessions,
-			check: s.check, maxFails: s.maxFails, failTimeout: s.failTimeout, st: old.st}) {
+			UDPAddress: s.UDPAddress, check: s.check, maxFails: s.maxFails, failTimeout: s.failTimeout, st: old.st}) {
 			s = old // nothing changed: same object
 		} else {
 			s.st = old.st

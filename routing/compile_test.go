@@ -15,7 +15,7 @@ func TestCompileErrors(t *testing.T) {
 		modify func(*Config)
 		want   []string // every line of the error, in order
 	}{
-		{"no_cookie", func(c *Config) { c.NoCookie = "maybe" }, []string{`no_cookie: "maybe": must be default or reject`}},
+		{"no_cookie", func(c *Config) { c.NoCookie = "maybe" }, []string{`no_cookie: "maybe": must be default, reject or learned`}},
 		{"ambiguous", func(c *Config) { c.Ambiguous = "any" }, []string{`ambiguous: "any": must be default, first or reject`}},
 		{"retries", func(c *Config) { c.Retries = -1 }, []string{`retries: -1: must be >= 0`}},
 		{"passive", func(c *Config) { c.Passive = PassiveConfig{MaxFails: -1, FailTimeout: -time.Second} }, []string{
@@ -115,7 +115,7 @@ func TestCompileErrors(t *testing.T) {
 			c.Pools[0].Servers[0].Address = "10.0.0.1"
 			c.Rules = []RuleConfig{{Pool: "general"}}
 		}, []string{
-			`no_cookie: "maybe": must be default or reject`,
+			`no_cookie: "maybe": must be default, reject or learned`,
 			`pools[0].balance: "random": must be leastconn or roundrobin`,
 			`pools[0].servers[0].address: "10.0.0.1": missing port in address`,
 			`default_pool: unknown pool "nowhere"`,

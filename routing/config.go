@@ -15,8 +15,13 @@ import (
 type Config struct {
 	// NoCookie decides what happens to requests with neither an mstshash
 	// cookie nor a routing token: "default" (the rules, then the default
-	// pool) or "reject" (ErrNoCookie). Default "default".
+	// pool), "reject" (ErrNoCookie) or "learned" (routed as the one login
+	// the client's address presented a cookie for within LearnWindow;
+	// with several or none, as "default"). Default "default".
 	NoCookie string `mapstructure:"no_cookie"`
+	// LearnWindow is how long a cookie teaches its client address its
+	// login, for no_cookie: learned. Default 10m; 0 also means the default.
+	LearnWindow time.Duration `mapstructure:"learn_window"`
 	// UnknownCollection decides what happens to a tsv:// routing token
 	// naming an RDS collection that no rule names: "default" (the rules,
 	// then the default pool; Decision.UnknownCollection is set) or
@@ -129,6 +134,9 @@ type ServerConfig struct {
 	Weight int `mapstructure:"weight"`
 	// MaxSessions caps the server's concurrent sessions; 0 = unlimited.
 	MaxSessions int `mapstructure:"max_sessions"`
+	// UDPAddress is the "host:port" the RDP-UDP transport of the server's
+	// sessions is relayed to (the appliance's udp: section). Default: Address.
+	UDPAddress string `mapstructure:"udp_address"`
 }
 
 // RuleConfig maps requests to a pool. A rule matches when every criterion
@@ -193,6 +201,9 @@ const (
 	PolicyReject = "reject"
 	// PolicyFirst: ambiguous only: the pool of the first identity.
 	PolicyFirst = "first"
+	// PolicyLearned: no_cookie only: the one login the client's address
+	// presented within learn_window (learn.go).
+	PolicyLearned = "learned"
 )
 
 // Defaults set by DefaultConfig (retries, passive) and by ApplyDefaults
@@ -221,7 +232,7 @@ const (
 // DefaultConfig returns a Config with every top-level default set:
 //
 //   - no_cookie "default": requests without cookie or token go through the
-//     rules, then to the default pool;
+//     rules, then to the default pool; learn_window 10m (no_cookie learned);
 //   - unknown_collection "reject": a tsv:// token naming a collection no
 //     rule names is refused;
 //   - ambiguous "default": ambiguous truncated logins go to the default pool;
@@ -236,6 +247,7 @@ const (
 func DefaultConfig() Config {
 	return Config{
 		NoCookie:          PolicyDefault,
+		LearnWindow:       DefaultLearnWindow,
 		UnknownCollection: PolicyReject,
 		Ambiguous:         PolicyDefault,
 		Retries:           DefaultRetries,

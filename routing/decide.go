@@ -77,6 +77,11 @@ type Decision struct {
 	// Affinity says how the user's affinity entry weighed (Affinity*
 	// constants; AffinityNone without one).
 	Affinity string
+	// Learned is set for a request without cookie or usable token when
+	// no_cookie is learned: LearnedOne (routed as the one login its
+	// address presented within learn_window; Key is that user),
+	// LearnedAmbiguous or LearnedNone (the rules, then the default pool).
+	Learned string
 	// Rule is the matching rule's name, or RuleDefault, RuleNoCookie,
 	// RuleUnknownCollection or RuleMSTSToken.
 	Rule string
@@ -93,7 +98,8 @@ type Decision struct {
 // Decide routes req. It is a pure function of req and the current state
 // of the table's servers: it neither blocks nor does I/O (beyond what the
 // Directory does, which must serve from memory). Explain runs the same
-// code and reports each step.
+// code and reports each step. Under no_cookie: learned it records the
+// login of a request that has one for its client address (learn.go).
 func (t *Table) Decide(req Request) Decision { return t.decide(req, nil) }
 
 // decide is Decide, traced by x when x is not nil (Explain). With x set it
@@ -114,6 +120,13 @@ func (t *Table) decide(req Request, x *explainer) Decision {
 	if noCookie && t.noCookieReject {
 		return t.refuseNoCookie(&req, d)
 	}
+	learnedFrom := false
+	if noCookie && t.learn != nil {
+		req.Login, d.Learned = t.learned(&req, x)
+		if learnedFrom = d.Learned == LearnedOne; learnedFrom {
+			noCookie, d.Key = false, req.Login.Key()
+		}
+	}
 	if req.Token.Kind == rdp.TokenTSV && !t.collectionNamed(req.Token.Collection) {
 		d.UnknownCollection = true
 		if t.unknownCollReject {
@@ -133,6 +146,9 @@ func (t *Table) decide(req Request, x *explainer) Decision {
 		d.Key = ids[0].Key
 	}
 	x.identities(t.dir, ids, pseudo)
+	if !learnedFrom {
+		t.observe(&req, d.Key, x)
+	}
 	first := t.firstRule(&req, &ids[0], pseudo, x)
 	agree := true
 	for i := 1; i < len(ids) && agree; i++ {
@@ -141,6 +157,7 @@ func (t *Table) decide(req Request, x *explainer) Decision {
 	var b strings.Builder
 	b.Grow(160)
 	t.explainSubject(&b, &req, d.Key, noCookie)
+	t.explainLearned(&b, &req, d.Learned)
 	pool := t.poolOf(first)
 	if agree {
 		explainMatch(&b, first, pool)
@@ -276,6 +293,26 @@ func (t *Table) explainSubject(b *strings.Builder, req *Request, key string, noC
 		b.WriteString(" routing token ")
 		b.WriteString(strconv.Quote(req.Token.Raw))
 	}
+}
+
+// explainLearned writes, under no_cookie: learned, what the client's
+// address taught (outcome is Decision.Learned; "" writes nothing).
+func (t *Table) explainLearned(b *strings.Builder, req *Request, outcome string) {
+	if outcome == "" {
+		return
+	}
+	var buf [48]byte
+	switch outcome {
+	case LearnedOne:
+		b.WriteString(" (no cookie: learned, the only login ")
+	case LearnedAmbiguous:
+		b.WriteString(" (no_cookie learned: several logins ")
+	default:
+		b.WriteString(" (no_cookie learned: no login ")
+	}
+	b.WriteString("from ")
+	b.Write(req.Client.AppendTo(buf[:0]))
+	b.WriteString(" within learn_window)")
 }
 
 // explainMatch writes which rule matched (with the criteria it has) and

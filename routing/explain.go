@@ -42,6 +42,9 @@ type Explanation struct {
 	DirectorySource string `json:"directory_source,omitempty"`
 	// Ambiguous is Decision.Ambiguous.
 	Ambiguous bool `json:"ambiguous,omitempty"`
+	// Learned is what the client's address taught a request without
+	// cookie or usable token under no_cookie: learned; nil otherwise.
+	Learned *LearnedInfo `json:"learned,omitempty"`
 	// Steps are the rules tried, in order, per identity.
 	Steps []Step `json:"steps"`
 	// Affinity is the user's affinity entry and how it weighed.
@@ -61,6 +64,20 @@ type IdentityInfo struct {
 	// Known is false when the directory does not know the login: the
 	// rules saw the login itself, without groups.
 	Known bool `json:"known"`
+}
+
+// LearnedInfo is the no_cookie: learned step of an Explanation.
+type LearnedInfo struct {
+	// Outcome is Decision.Learned: LearnedOne, LearnedAmbiguous or
+	// LearnedNone.
+	Outcome string `json:"outcome"`
+	// Logins are the users the address presented cookies for within the
+	// window, most recent first (at most two are kept).
+	Logins []string `json:"logins"`
+	// Login is the user the request was routed as (LearnedOne only).
+	Login string `json:"login,omitempty"`
+	// Window is learn_window.
+	Window time.Duration `json:"window"`
 }
 
 // Step is one rule tried for one identity.
@@ -237,6 +254,22 @@ func (x *explainer) identities(dir Directory, ids []Identity, pseudo bool) {
 	for _, id := range ids {
 		x.e.Identities = append(x.e.Identities, IdentityInfo{Login: id.Key, Groups: slices.Clone(id.Groups), Known: !pseudo})
 	}
+}
+
+// learned records the no_cookie: learned lookup of req.
+func (x *explainer) learned(t *Table, req *Request, outcome, key string) {
+	if x == nil {
+		return
+	}
+	li := &LearnedInfo{Outcome: outcome, Window: t.learn.window,
+		Logins: t.learn.l.Logins(req.Client, req.Now, t.learn.window)}
+	if li.Logins == nil {
+		li.Logins = []string{}
+	}
+	if outcome == LearnedOne {
+		li.Login = key
+	}
+	x.e.Learned = li
 }
 
 // step records rule r tried for id.

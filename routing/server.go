@@ -49,6 +49,9 @@ type Server struct {
 	Weight int
 	// MaxSessions caps concurrent sessions; 0 = unlimited.
 	MaxSessions int
+	// UDPAddress is where the RDP-UDP transport of its sessions is
+	// relayed: udp_address, default Address.
+	UDPAddress string
 
 	check       string // health check kind; "none" = always healthy
 	maxFails    int

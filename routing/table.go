@@ -26,6 +26,7 @@ type Table struct {
 	aff       Affinity // nil: no affinity
 	downGrace time.Duration
 	static    *StaticDirectory // from the configuration; dir unless one was given
+	learn     *learnPolicy     // no_cookie: learned (learn.go); nil otherwise
 	now       func() time.Time
 }
 
