@@ -23,7 +23,7 @@ type Filter struct {
 	Server      string // only entries on this server
 	LoginPrefix string // only keys starting with this
 	Limit       int    // at most this many (after sorting by key); 0: no limit
-	Tombstones  bool   // include tombstones and expired entries
+	Tombstones  bool   // include tombstones and expired entries (never overrides: IsReservedKey)
 }
 
 // List returns the entries matching f, sorted by key. It holds one shard
@@ -35,7 +35,7 @@ func (t *Table) List(f Filter) []Entry {
 		s := &t.shards[i]
 		s.mu.RLock()
 		for k, r := range s.m {
-			if !f.Tombstones && !r.live(nowMs) {
+			if (!f.Tombstones && !r.live(nowMs)) || IsReservedKey(k) {
 				continue
 			}
 			if f.Server != "" && r.server != f.Server {

@@ -138,7 +138,7 @@ func (t *Table) Set(key, server string) {
 }
 
 func (t *Table) place(key, server string, force bool) {
-	if key == "" || server == "" || len(key) > maxKeyLen || len(server) > maxNameLen {
+	if key == "" || server == "" || len(key) > maxKeyLen || len(server) > maxNameLen || IsReservedKey(key) {
 		return
 	}
 	s, b := t.shardOf(key)

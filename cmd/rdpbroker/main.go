@@ -26,6 +26,10 @@ commands:
   import haproxy --config haproxy.cfg --out rdpbroker.yaml [--acl-root DIR]
          [--table FILE | --stats-socket PATH] [--state-dir DIR]
                                translate an HAProxy RDP setup and seed affinity from its stick table
+  ctl [--socket PATH] [--json] COMMAND
+                               operate the running broker over admin.socket: status, servers,
+                               drain, maint, enable, weight, sessions, kill, affinity, route
+                               explain, sync now, reload, upgrade ('rdpbroker ctl' lists them)
   version                      print the version (also --version)
 
 Run 'rdpbroker COMMAND --help' for a command's flags.
@@ -40,6 +44,7 @@ var commands = map[string]command{
 	"check-config": cmdCheckConfig,
 	"demo":         cmdDemo,
 	"import":       cmdImport,
+	"ctl":          cmdCtl,
 	"version":      cmdVersion,
 	"--version":    cmdVersion,
 }
