@@ -3,6 +3,7 @@ package affinity
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -93,6 +94,17 @@ type PeersConfig struct {
 	// 100000); beyond it they are dropped and the peer is resynchronised
 	// by anti-entropy instead.
 	MaxPeerQueue int `mapstructure:"max_peer_queue"`
+	// Allow lists more sources (addresses or CIDR prefixes) accepted on
+	// the peer port besides the addresses of Members (host names are
+	// resolved at start). Datagrams and connections from anywhere else
+	// are dropped, counted and summarised in one log line per 10s. With
+	// neither Members nor Allow, any source is accepted. Default none.
+	Allow []string `mapstructure:"allow"`
+	// MaxConnections caps the inbound peer connections held at once
+	// (each a descriptor for up to memberlist's 10s TCP timeout); more
+	// are closed at once. Default 16: inside the descriptors the broker
+	// keeps back from sessions.
+	MaxConnections int `mapstructure:"max_connections"`
 }
 
 // DefaultPeersConfig returns the defaults documented on PeersConfig
@@ -103,6 +115,7 @@ func DefaultPeersConfig() PeersConfig {
 		GossipInterval:    100 * time.Millisecond,
 		JoinRetryInterval: 10 * time.Second,
 		MaxPeerQueue:      100000,
+		MaxConnections:    16,
 	}
 }
 
@@ -134,5 +147,25 @@ func (p PeersConfig) Validate() error {
 	if p.MaxPeerQueue <= 0 {
 		errs = append(errs, errors.New("max_peer_queue: must be > 0"))
 	}
+	if p.MaxConnections <= 0 {
+		errs = append(errs, errors.New("max_connections: must be > 0"))
+	}
+	for i, a := range p.Allow {
+		if _, err := parseAllow(a); err != nil {
+			errs = append(errs, fmt.Errorf("allow[%d]: %q: must be an address or a CIDR prefix", i, a))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// parseAllow parses an allow entry: a CIDR prefix, or one address.
+func parseAllow(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }

@@ -1,6 +1,13 @@
 package affinity
 
 import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
 	"github.com/hashicorp/memberlist"
 )
 
@@ -77,3 +84,158 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 }
 
 func (e *events) NotifyUpdate(n *memberlist.Node) {}
+
+// guard is the peer port as memberlist sees it: memberlist's own UDP and
+// TCP transport, with every datagram and connection from an address that
+// is not a configured member dropped (counted, never logged one by one)
+// and inbound connections capped (peers.max_connections), so a flood of
+// the peer port cannot take the descriptors client sessions need.
+type guard struct {
+	*memberlist.NetTransport
+	allowed func(netip.Addr) bool
+	slots   chan struct{} // one per inbound connection held
+	packets chan *memberlist.Packet
+	streams chan net.Conn
+	stop    chan struct{} // closed by Shutdown: drop everything
+	drained chan struct{} // closed once the inner transport stopped
+	wg      sync.WaitGroup
+	log     *slog.Logger
+	every   time.Duration // period of the summary of what was dropped
+	once    sync.Once     // Shutdown's
+
+	droppedPackets, droppedConns, overCap atomic.Uint64
+}
+
+var _ memberlist.NodeAwareTransport = (*guard)(nil)
+
+// guardSummaryEvery is how often what the guard dropped is logged (once,
+// when anything was).
+const guardSummaryEvery = 10 * time.Second
+
+func newGuard(nt *memberlist.NetTransport, allowed func(netip.Addr) bool, maxConns int, log *slog.Logger, every time.Duration) *guard {
+	g := &guard{NetTransport: nt, allowed: allowed, slots: make(chan struct{}, maxConns),
+		packets: make(chan *memberlist.Packet), streams: make(chan net.Conn),
+		stop: make(chan struct{}), drained: make(chan struct{}), log: log, every: every}
+	g.wg.Add(3)
+	go g.forwardPackets()
+	go g.forwardStreams()
+	go g.summarise()
+	return g
+}
+
+func (g *guard) PacketCh() <-chan *memberlist.Packet { return g.packets }
+func (g *guard) StreamCh() <-chan net.Conn           { return g.streams }
+
+// Shutdown stops the inner transport (draining it meanwhile: its
+// listeners block until their packet or connection is taken).
+func (g *guard) Shutdown() error {
+	var err error
+	g.once.Do(func() {
+		close(g.stop)
+		err = g.NetTransport.Shutdown()
+		close(g.drained)
+		g.wg.Wait()
+	})
+	return err
+}
+
+// from is the source address of a, unmapped; the zero Addr if unknown.
+func from(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+func (g *guard) forwardPackets() {
+	defer g.wg.Done()
+	for {
+		select {
+		case <-g.drained:
+			return
+		case p := <-g.NetTransport.PacketCh():
+			if !g.allowed(from(p.From)) {
+				g.droppedPackets.Add(1)
+				continue
+			}
+			select {
+			case g.packets <- p:
+			case <-g.stop:
+			}
+		}
+	}
+}
+
+func (g *guard) forwardStreams() {
+	defer g.wg.Done()
+	for {
+		select {
+		case <-g.drained:
+			return
+		case c := <-g.NetTransport.StreamCh():
+			if !g.allowed(from(c.RemoteAddr())) {
+				g.droppedConns.Add(1)
+				c.Close()
+				continue
+			}
+			select {
+			case g.slots <- struct{}{}:
+			default:
+				g.overCap.Add(1)
+				c.Close()
+				continue
+			}
+			sc := &slotConn{Conn: c, release: func() { <-g.slots }}
+			select {
+			case g.streams <- sc:
+			case <-g.stop:
+				sc.Close()
+			}
+		}
+	}
+}
+
+// summarise logs, at most once per period, what was dropped in it.
+func (g *guard) summarise() {
+	defer g.wg.Done()
+	tick := time.NewTicker(g.every)
+	defer tick.Stop()
+	var last [3]uint64
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-tick.C:
+		}
+		now := [3]uint64{g.droppedPackets.Load(), g.droppedConns.Load(), g.overCap.Load()}
+		if now != last {
+			g.log.Warn("affinity: peer port: dropped traffic", "datagrams_from_non_members", now[0]-last[0],
+				"connections_from_non_members", now[1]-last[1], "connections_over_cap", now[2]-last[2],
+				"cap", cap(g.slots), "period", g.every)
+			last = now
+		}
+	}
+}
+
+// slotConn gives its slot back when closed (once).
+type slotConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// PortStats is what the peer port dropped since start.
+type PortStats struct {
+	DatagramsFromNonMembers   uint64
+	ConnectionsFromNonMembers uint64
+	ConnectionsOverCap        uint64
+}

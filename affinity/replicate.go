@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,7 @@ type Replicator struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	closer sync.Once
+	port   *guard // the peer port: members only, connections capped
 
 	mu    sync.Mutex // protects peers
 	peers map[string]*peer
@@ -64,6 +66,9 @@ func StartReplication(ctx context.Context, t *Table, pc PeersConfig, logger *slo
 	if err != nil {
 		return nil, err
 	}
+	if err := r.listen(ctx, mc); err != nil {
+		return nil, err
+	}
 	r.queue = &memberlist.TransmitLimitedQueue{RetransmitMult: retransmitMult, NumNodes: func() int {
 		if ml := r.ml.Load(); ml != nil {
 			return ml.NumMembers()
@@ -74,6 +79,7 @@ func StartReplication(ctx context.Context, t *Table, pc PeersConfig, logger *slo
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		t.replicate.Store(false)
+		r.port.Shutdown()
 		return nil, fmt.Errorf("affinity: start replication on %s: %w", pc.Listen, err)
 	}
 	r.ml.Store(ml)
@@ -108,6 +114,84 @@ func (r *Replicator) memberlistConfig(key []byte) (*memberlist.Config, error) {
 	mc.Events = (*events)(r)
 	mc.Logger = memberlistLogger(r.log)
 	return mc, nil
+}
+
+// listen opens the peer port (UDP and TCP) behind the guard and makes it
+// memberlist's transport.
+func (r *Replicator) listen(ctx context.Context, mc *memberlist.Config) error {
+	allowed, err := r.peerSources(ctx)
+	if err != nil {
+		return err
+	}
+	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort, Logger: mc.Logger})
+	if err != nil {
+		return fmt.Errorf("affinity: start replication on %s: %w", r.pc.Listen, err)
+	}
+	if mc.BindPort == 0 {
+		mc.BindPort = nt.GetAutoBindPort()
+		if r.pc.Advertise == "" {
+			mc.AdvertisePort = mc.BindPort
+		}
+	}
+	r.port = newGuard(nt, allowed, r.pc.MaxConnections, r.log, guardSummaryEvery)
+	mc.Transport = r.port
+	return nil
+}
+
+// peerSources returns the test of the sources accepted on the peer port:
+// the members' addresses (host names resolved now) and peers.allow; any
+// source when neither is configured.
+func (r *Replicator) peerSources(ctx context.Context) (func(netip.Addr) bool, error) {
+	var nets []netip.Prefix
+	for _, a := range r.pc.Allow {
+		p, err := parseAllow(a)
+		if err != nil {
+			return nil, fmt.Errorf("affinity: peers.allow: %q: %w", a, err)
+		}
+		nets = append(nets, p)
+	}
+	addrs := map[netip.Addr]bool{}
+	for _, m := range r.pc.Members {
+		host, _, err := net.SplitHostPort(m)
+		if err != nil {
+			return nil, fmt.Errorf("affinity: peers.members: %q: %w", m, err)
+		}
+		if a, err := netip.ParseAddr(host); err == nil {
+			addrs[a.Unmap()] = true
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", host)
+		cancel()
+		if err != nil {
+			r.log.Warn("affinity: peers.members: cannot resolve; its traffic is dropped", "member", m, "err", err)
+		}
+		for _, ip := range ips {
+			addrs[ip.Unmap()] = true
+		}
+	}
+	if len(r.pc.Members) == 0 && len(nets) == 0 {
+		r.log.Warn("affinity: peer port open to any source: set peers.members or peers.allow")
+		return func(netip.Addr) bool { return true }, nil
+	}
+	return func(a netip.Addr) bool {
+		if addrs[a] {
+			return true
+		}
+		for _, p := range nets {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
+
+// PortStats returns what the peer port dropped since start.
+func (r *Replicator) PortStats() PortStats {
+	return PortStats{DatagramsFromNonMembers: r.port.droppedPackets.Load(),
+		ConnectionsFromNonMembers: r.port.droppedConns.Load(), ConnectionsOverCap: r.port.overCap.Load()}
 }
 
 func splitHostPort(hp string) (string, int, error) {

@@ -2,22 +2,64 @@ package appliance
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+
+	"github.com/rdpbroker/rdpbroker/appliance/admission"
 )
 
-// admit is the first stage: a client may hold one of max_pending slots
-// while it sends its first packet. Beyond it the client is closed at once,
-// so a flood of silent connections cannot exhaust descriptors.
+// admit is the first stage: a client holds one of max_pending slots while
+// it sends its first packet, and its source (IPv4 address, IPv6 /64) at
+// most admission.max_pending_per_source of them. When all slots are taken,
+// the oldest pending client of the source holding the most is closed to
+// make room (its read fails: "evicted"); a client of that source itself is
+// closed at once ("limit"), so a flood of silent connections from one
+// address neither exhausts descriptors nor locks out other addresses.
+// See appliance/admission.
 func (c *conn) admit() *refusal {
-	if n := c.b.pending.Add(1); n > int64(c.cfg.MaxPending) {
-		c.b.pending.Add(-1)
-		// Quiet: under a flood a line per refused client would flood the log.
-		return &refusal{reason: RejectLimit, quiet: true,
-			err: fmt.Errorf("max_pending reached: %d", c.cfg.MaxPending)}
+	v, victim := c.b.counters.admission.Admit(c.start, clientAddr(c.client), c.client,
+		admission.Limits{MaxPending: c.cfg.MaxPending, Config: c.cfg.Admission})
+	if victim != nil {
+		victim.Close() // its pending read fails at once: counted as evicted
 	}
-	return nil
+	switch v {
+	case admission.Admitted:
+		c.b.pending.Add(1)
+		return nil
+	case admission.PendingFull:
+		return &refusal{reason: RejectLimit, err: fmt.Errorf("max_pending reached: %d", c.cfg.MaxPending)}
+	}
+	// Refused for its source's sake: held open for one to two
+	// inspect_timeouts (spread, so a flood's connections do not all come
+	// back at once), so a flood reconnecting on close comes back at that
+	// pace, not at once.
+	hold := c.cfg.InspectTimeout + rand.N(c.cfg.InspectTimeout)
+	held := c.b.counters.admission.Hold(c.client, c.start.Add(hold), c.b.holdLimit(c.cfg))
+	return &refusal{reason: RejectSourceLimit, held: held,
+		err: fmt.Errorf("source %s: %v", admission.SourceOf(clientAddr(c.client)), v)}
 }
+
+// holdLimit is how many refused connections may be held open: the
+// configured admission.hold_refused, at most a quarter of the descriptor
+// limit.
+func (b *Broker) holdLimit(cfg *Config) int {
+	if b.nofile > 0 && b.nofile < 1<<40 {
+		return min(cfg.Admission.HoldRefused, int(b.nofile/4))
+	}
+	return cfg.Admission.HoldRefused
+}
+
+// admitted ends the pending stage: the first packet was read, or its read
+// failed.
+func (c *conn) admitted() {
+	c.b.counters.admission.Done(c.client)
+	c.b.pending.Add(-1)
+}
+
+// leave ends an admitted client's stay: it no longer counts against its
+// source (admission.max_connections_per_source).
+func (c *conn) leave() { c.b.counters.admission.Leave(c.client) }
 
 // acquireGlobal reserves a slot under max (sessionLimit; 0 = unlimited).
 func (b *Broker) acquireGlobal(max int) bool {

@@ -3,10 +3,12 @@ package appliance
 import (
 	"errors"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 
+	"github.com/rdpbroker/rdpbroker/appliance/admission"
 	"github.com/rdpbroker/rdpbroker/rdp"
 	"github.com/rdpbroker/rdpbroker/routing"
 )
@@ -16,23 +18,27 @@ type Reject int
 
 // Reject reasons, in the order Counters reports them.
 const (
-	RejectTLS          Reject = iota // first byte 0x16: TLS without X.224
-	RejectMalformed                  // not a valid TPKT/X.224 Connection Request
-	RejectTimeout                    // first packet not complete within inspect_timeout
-	RejectClosed                     // client closed before sending a whole packet
-	RejectNoCookie                   // no cookie/token and no_cookie: reject
-	RejectTokenRefused               // msts token not naming a usable configured server
-	RejectAmbiguous                  // truncated cookie, candidates disagree, ambiguous: reject
-	RejectNoServer                   // pool has no available server, or every connect failed
-	RejectLimit                      // global max_sessions or descriptor limit reached, or no local resources to dial
-	RejectAffinityDown               // the user's affined server is down, within affinity.down_grace
-	RejectInternal                   // a bug: panic recovered while handling the client
+	RejectTLS               Reject = iota // first byte 0x16: TLS without X.224
+	RejectMalformed                       // not a valid TPKT/X.224 Connection Request
+	RejectTimeout                         // first packet not complete within inspect_timeout
+	RejectClosed                          // client closed before sending a whole packet
+	RejectNoCookie                        // no cookie/token and no_cookie: reject
+	RejectTokenRefused                    // msts token not naming a usable configured server
+	RejectAmbiguous                       // truncated cookie, candidates disagree, ambiguous: reject
+	RejectNoServer                        // pool has no available server, or every connect failed
+	RejectLimit                           // global max_sessions or descriptor limit reached, or no local resources to dial
+	RejectAffinityDown                    // the user's affined server is down, within affinity.down_grace
+	RejectInternal                        // a bug: panic recovered while handling the client
+	RejectUnknownCollection               // tsv:// collection no rule names, unknown_collection: reject
+	RejectSourceLimit                     // the client's source holds its share (admission: per source)
+	RejectEvicted                         // pending, closed to make room for another source's client
 	numRejects
 )
 
 var rejectNames = [numRejects]string{
 	"tls", "malformed", "timeout", "closed", "no_cookie", "token_refused",
 	"ambiguous", "no_server", "limit", "affinity_down", "internal",
+	"unknown_collection", "source_limit", "evicted",
 }
 
 func (r Reject) String() string {
@@ -54,6 +60,11 @@ type Counters struct {
 	Ambiguous       atomic.Uint64 // truncated cookies whose candidate users disagreed on the pool
 	affinity        sync.Map      // routing.Affinity* outcome -> *atomic.Uint64
 	rejects         [numRejects]atomic.Uint64
+
+	// admission is who holds the pending slots, per source: a gauge
+	// like Active, kept here as the broker's live connection state
+	// (admit.go).
+	admission admission.Gate
 }
 
 // countDecision counts what one routing decision says besides its pool.
@@ -119,6 +130,10 @@ func classifyReadError(err error) Reject {
 		return RejectTimeout
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return RejectClosed
+	case errors.Is(err, net.ErrClosed):
+		// Only admission closes a client whose first packet is being
+		// read: evicted to make room.
+		return RejectEvicted
 	}
 	return RejectMalformed
 }
@@ -126,6 +141,8 @@ func classifyReadError(err error) Reject {
 // classifyDecision maps a routing refusal to a reject reason.
 func classifyDecision(err error) Reject {
 	switch {
+	case errors.Is(err, routing.ErrUnknownCollection):
+		return RejectUnknownCollection
 	case errors.Is(err, routing.ErrNoCookie):
 		return RejectNoCookie
 	case errors.Is(err, routing.ErrTokenRefused):

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -11,6 +12,17 @@ import (
 const smallBufSize = 16 << 10
 
 var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallBufSize); return &b }}
+
+// Directions that went to io.Copy, process-wide: on Linux each holds a
+// pipe (two descriptors) from Go's pipe pool while it copies, and the pool
+// keeps the pipe after it ends until the garbage collector frees it. Like
+// that pool, these counters are the process's, not one Relay's.
+var spliceActive, spliceStarted atomic.Int64
+
+// Splicing returns how many directions are copying through io.Copy
+// (splice) now, and how many ever did: the descriptor budget reserves two
+// per pipe they may hold (appliance/fdlimit.go).
+func Splicing() (active, started int64) { return spliceActive.Load(), spliceStarted.Load() }
 
 // Copy copies src to dst like io.Copy (nil error at EOF): small reads
 // through a pooled buffer, and from the first read that fills it, io.Copy
@@ -33,7 +45,10 @@ func Copy(dst, src *net.TCPConn) (int64, error) {
 			return written, werr
 		}
 		if n == smallBufSize { // bulk: splice from here on
+			spliceStarted.Add(1)
+			spliceActive.Add(1)
 			m, err := io.Copy(dst, src)
+			spliceActive.Add(-1)
 			return written + m, err
 		}
 	}
