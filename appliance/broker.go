@@ -79,11 +79,17 @@ type Broker struct {
 	aff  atomic.Pointer[affinity.Table] // the persisted table (nil with Options.Affinity, and once closed)
 	repl *affinity.Replicator           // its replication (nil without peers); under mu
 
+	gate   acceptGate      // an upgrade pauses the accept loop (accept.go)
+	runCtx context.Context // Run's context for what an upgrade restarts; under mu
+
 	stopping atomic.Bool // set when Run's context is done (ReadyErr)
 	loadMu   sync.Mutex  // protects load
 	load     ConfigLoad
 
 	beat Heartbeat
+
+	udp     udpService  // the RDP-UDP relay (udp.go)
+	learned learnCounts // no_cookie: learned outcomes (learncount.go)
 
 	nofile uint64 // descriptor limit at start
 	fdCap  int    // sessions that limit leaves room for (fdlimit.go; 0 = no cap)
@@ -117,7 +123,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 			return nil, err
 		}
 		b.aff.Store(t)
-		aff = t
+		aff = liveAffinity{&b.aff} // an upgrade that fails swaps the table
 	}
 	b.router = routing.NewRouter(routing.RouterOptions{
 		Logger:    opts.Logger,
@@ -192,11 +198,21 @@ func (b *Broker) Run(ctx context.Context) error {
 	}
 	ln := b.ln
 	b.mu.Unlock()
+	stopUDP, err := b.startUDP(ln.Addr())
+	if err != nil {
+		b.router.Close()
+		b.closeAffinity()
+		return err
+	}
 
 	rctx, stopRouter := context.WithCancel(ctx)
+	b.mu.Lock()
+	b.runCtx = rctx
+	b.mu.Unlock()
 	routerDone := make(chan struct{})
 	go func() { defer close(routerDone); b.router.Run(rctx) }()
 	if err := b.startReplication(rctx, b.Config()); err != nil {
+		stopUDP()
 		stopRouter()
 		<-routerDone
 		b.router.Close()
@@ -209,13 +225,13 @@ func (b *Broker) Run(ctx context.Context) error {
 
 	acceptDone := make(chan error, 1)
 	go func() { acceptDone <- b.acceptLoop(ctx, ln) }()
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-acceptDone:
 	}
 	b.stopping.Store(true)
 	b.shutdown(ln)
+	stopUDP() // after the sessions: their flows end with them
 	b.dir.stop()
 	stopRouter()
 	<-routerDone
@@ -232,6 +248,9 @@ func (b *Broker) acceptLoop(ctx context.Context, ln net.Listener) error {
 		c, err := ln.Accept()
 		b.beat.Leave()
 		if err != nil {
+			if b.gate.hold(ctx, b.beat) { // paused by an upgrade, then resumed
+				continue
+			}
 			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return nil
 			}

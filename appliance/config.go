@@ -9,6 +9,7 @@ import (
 
 	"github.com/rdpbroker/rdpbroker/affinity"
 	"github.com/rdpbroker/rdpbroker/appliance/admin"
+	"github.com/rdpbroker/rdpbroker/appliance/admission"
 	"github.com/rdpbroker/rdpbroker/appliance/relay"
 	"github.com/rdpbroker/rdpbroker/directory"
 	"github.com/rdpbroker/rdpbroker/routing"
@@ -44,7 +45,12 @@ type Config struct {
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	// Log selects the log format and level.
 	Log LogConfig `mapstructure:"log"`
+	// Admission is the per-source share of the pending slots and the
+	// optional per-source caps (admission.Config).
+	Admission admission.Config `mapstructure:"admission"`
 
+	// UDP is the "udp:" section: the RDP-UDP relay (relay.UDPConfig).
+	UDP relay.UDPConfig `mapstructure:"udp"`
 	// Relay is the data path (relay.Config), mounted at the top level.
 	Relay relay.Config `mapstructure:",squash"`
 	// Routing is pools, rules and policies (routing.Config), mounted at the
@@ -91,7 +97,9 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 10 * time.Second,
 		MaxPending:      1024,
 		Log:             LogConfig{Format: "text", Level: "info"},
+		Admission:       admission.DefaultConfig(),
 		Relay:           relay.DefaultConfig(),
+		UDP:             relay.DefaultUDPConfig(),
 		Routing:         routing.DefaultConfig(),
 		Directory:       directory.DefaultConfig(),
 		Affinity:        AffinityConfig{Table: affinity.DefaultConfig(), Router: routing.DefaultAffinityConfig()},
@@ -114,6 +122,8 @@ func (c Config) RoutingConfig() routing.Config {
 func (c Config) Validate() error {
 	errs := c.validateOwn()
 	errs = append(errs, section("", c.Relay.Validate())...)
+	errs = append(errs, section("udp.", c.UDP.Validate())...)
+	errs = append(errs, section("admission.", c.Admission.Validate())...)
 	if _, err := routing.Compile(c.RoutingConfig(), routing.Options{}); err != nil {
 		errs = append(errs, section("", err)...)
 	}

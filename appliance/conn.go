@@ -29,6 +29,7 @@ type refusal struct {
 	reason Reject
 	err    error
 	quiet  bool        // log at debug level only (floods)
+	held   bool        // the client is held open by admission, which closes it later
 	attrs  []slog.Attr // stage-specific details
 }
 
@@ -56,6 +57,7 @@ func (c *conn) serve(ctx context.Context) *refusal {
 	if r := c.admit(); r != nil {
 		return r
 	}
+	defer c.leave()
 	req, r := c.read()
 	if r != nil {
 		return r
@@ -81,7 +83,7 @@ func (c *conn) serve(ctx context.Context) *refusal {
 
 // read reads the first packet within inspect_timeout.
 func (c *conn) read() (rdp.ConnRequest, *refusal) {
-	defer c.b.pending.Add(-1) // admitted by admit
+	defer c.admitted() // admitted by admit
 	raw, req, err := rdp.ReadConnectionRequest(c.client, c.start.Add(c.cfg.InspectTimeout))
 	if err != nil {
 		return rdp.ConnRequest{}, &refusal{reason: classifyReadError(err), err: err,
@@ -102,6 +104,7 @@ func (c *conn) decide(req rdp.ConnRequest) (routing.Decision, *refusal) {
 		Now:    c.start,
 	})
 	c.b.counters.countDecision(d)
+	c.b.learned.count(d.Learned)
 	c.log.setRequest(req)
 	c.log.setDecision(d)
 	if d.Err != nil {
@@ -135,7 +138,9 @@ func (c *conn) recoverPanic() {
 // refuse closes a client that will not be proxied, counts why, and logs it.
 func (c *conn) refuse(r *refusal) {
 	c.b.counters.reject(r.reason) // before Close: the client may read the counter once closed
-	c.client.Close()
+	if !r.held {
+		c.client.Close()
+	}
 	level := slog.LevelInfo
 	if r.quiet || r.reason == RejectClosed {
 		level = slog.LevelDebug // floods, port scanners, TCP health checks of other balancers

@@ -15,23 +15,40 @@ func (c *conn) relay(ctx context.Context, srv *routing.Server, server *net.TCPCo
 	connected := c.b.now()
 	c.log.Connect = connected.Sub(c.start)
 	c.log.Server, c.log.ServerAddr = srv.Name, server.RemoteAddr().String()
-	s := &session{id: c.b.nextID.Add(1), client: c.client, server: server, log: &c.log, started: connected}
+	s := &session{id: c.b.nextID.Add(1), client: c.client, server: server, log: &c.log, started: connected,
+		accepted: c.start, baseIn: int64(len(c.first))}
+	s.rs = relay.NewSession(c.client, server, c.cfg.Relay.HalfCloseTimeout)
 	c.log.ID = s.id
 	if !c.b.track(s) { // the broker is stopping: it takes no new sessions
 		s.close()
 		return
 	}
 	c.b.counters.Sessions.Add(1)
-	stop := c.keepaliveLater(server)
-	res := relay.Splice(c.client, server, c.cfg.Relay.HalfCloseTimeout)
-	stop()
-	s.close()
+	c.run(ctx, s, c.keepaliveLater(server))
+}
+
+// run relays a tracked session until both sides are done, or until it is
+// handed over to a new process (upgrade), then counts and logs it.
+func (c *conn) run(ctx context.Context, s *session, stopKeepalive func()) {
+	res := s.rs.Run()
+	stopKeepalive()
+	s.close() // after a handover: this process's descriptors only
 	c.b.untrack(s)
-	c.log.BytesIn, c.log.BytesOut, c.log.End = res.In+int64(len(c.first)), res.Out, res.End
-	c.log.Duration = c.b.now().Sub(connected)
-	c.b.counters.BytesIn.Add(uint64(c.log.BytesIn))
-	c.b.counters.BytesOut.Add(uint64(c.log.BytesOut))
-	c.b.log.LogAttrs(ctx, slog.LevelInfo, "session", c.log.sessionAttrs()...)
+	c.log.BytesIn, c.log.BytesOut, c.log.End = s.baseIn+res.In, s.baseOut+res.Out, res.End
+	c.log.Duration = c.b.now().Sub(s.started)
+	c.b.counters.BytesIn.Add(uint64(res.In + int64(len(c.first)))) // relayed by this process
+	c.b.counters.BytesOut.Add(uint64(res.Out))
+	if res.End == relay.EndHandedOver {
+		c.b.log.LogAttrs(ctx, slog.LevelInfo, "session handed over", slog.Uint64("id", s.id),
+			slog.String("client", c.log.Client), slog.String("login", c.log.Login),
+			slog.Int64("bytes_in", c.log.BytesIn), slog.Int64("bytes_out", c.log.BytesOut))
+		return
+	}
+	attrs := c.log.sessionAttrs()
+	if s.adopted > 0 {
+		attrs = append(attrs, slog.Int("upgrades", s.adopted))
+	}
+	c.b.log.LogAttrs(ctx, slog.LevelInfo, "session", attrs...)
 }
 
 // keepaliveLater sets keepalive on both sockets once the session has

@@ -3,15 +3,23 @@ package appliance
 import (
 	"sync"
 	"time"
+
+	"github.com/rdpbroker/rdpbroker/appliance/relay"
 )
 
 // session is one relayed client: its two connections and its record.
 type session struct {
-	id      uint64
-	client  closer
-	server  closer
-	log     *sessionLog // owned by the connection's goroutine until the session ends
-	started time.Time
+	id       uint64
+	client   closer
+	server   closer
+	log      *sessionLog // owned by the connection's goroutine until the session ends
+	started  time.Time
+	rs       *relay.Session // its relay (quiesce and hand over: handover.go)
+	accepted time.Time      // when the client was accepted (conn.start)
+	// baseIn and baseOut are the bytes relayed before this relay started:
+	// the replayed first packet, or what the previous process relayed.
+	baseIn, baseOut int64
+	adopted         int // upgrades the session went through
 
 	closeOnce sync.Once
 }

@@ -1,7 +1,9 @@
 package appliance
 
 import (
+	"encoding/hex"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/rdpbroker/rdpbroker/rdp"
@@ -21,6 +23,7 @@ type sessionLog struct {
 	Rule     string
 	Pool     string
 	Affinity string // the affinity outcome, if any
+	Learned  string // no_cookie learned: the outcome (routing.Learned*)
 	Why      string // the router's explanation of a refusal
 	decided  bool   // the fields above are set
 
@@ -32,10 +35,19 @@ type sessionLog struct {
 	BytesIn    int64         // client -> server, including the replayed first packet
 	BytesOut   int64         // server -> client
 	End        string        // relay.Result.End
+
+	// HasCorrelation and CorrelationID are the Connection Request's
+	// RDP_NEG_CORRELATION_INFO: a UDP flow whose SYN carries the same id
+	// belongs to this session (udp.go).
+	HasCorrelation bool
+	CorrelationID  [16]byte
+	// udp is set once a UDP flow was attached (by the UDP relay's goroutine).
+	udp atomic.Bool
 }
 
 func (l *sessionLog) setRequest(req rdp.ConnRequest) {
 	l.Cookie = req.Cookie
+	l.HasCorrelation, l.CorrelationID = req.HasCorrelation, req.CorrelationID
 	if req.Token.Kind != rdp.TokenNone && req.Token.Kind != rdp.TokenCookie {
 		l.Token = req.Token.Raw
 	}
@@ -43,7 +55,7 @@ func (l *sessionLog) setRequest(req rdp.ConnRequest) {
 
 func (l *sessionLog) setDecision(d routing.Decision) {
 	l.decided = true
-	l.Login, l.Rule, l.Pool, l.Affinity = d.Key, d.Rule, d.Pool, d.Affinity
+	l.Login, l.Rule, l.Pool, l.Affinity, l.Learned = d.Key, d.Rule, d.Pool, d.Affinity, d.Learned
 	if d.Err != nil {
 		l.Why = d.Why
 	}
@@ -63,6 +75,9 @@ func (l *sessionLog) decisionAttrs() []slog.Attr {
 	if l.Affinity != routing.AffinityNone {
 		a = append(a, slog.String("affinity", l.Affinity))
 	}
+	if l.Learned != "" {
+		a = append(a, slog.String("learned", l.Learned))
+	}
 	if l.Why != "" {
 		a = append(a, slog.String("why", l.Why))
 	}
@@ -73,10 +88,18 @@ func (l *sessionLog) decisionAttrs() []slog.Attr {
 func (l *sessionLog) sessionAttrs() []slog.Attr {
 	a := []slog.Attr{slog.Uint64("id", l.ID), slog.String("client", l.Client)}
 	a = append(a, l.decisionAttrs()...)
-	return append(a,
+	a = append(a,
 		slog.String("server", l.Server), slog.String("server_addr", l.ServerAddr),
 		slog.Int("tries", l.Tries),
 		slog.Duration("connect", l.Connect), slog.Duration("duration", l.Duration),
 		slog.Int64("bytes_in", l.BytesIn), slog.Int64("bytes_out", l.BytesOut), slog.String("end", l.End),
 	)
+	if l.HasCorrelation {
+		a = append(a, slog.String("correlation_id", hex.EncodeToString(l.CorrelationID[:])))
+	}
+	udp := "no"
+	if l.udp.Load() {
+		udp = "yes"
+	}
+	return append(a, slog.String("udp", udp))
 }

@@ -27,5 +27,8 @@
 //
 // Files: config.go (Config, DefaultConfig, Validate), dial.go (dial and
 // replay), splice.go (the two directions and how a session ends),
-// copy.go (one direction: small mode, then splice), keepalive.go.
+// copy.go (one direction: small mode, then splice), keepalive.go,
+// session.go (Session: Splice that can be paused) and quiesce.go (bring a
+// session to a point where the relay holds no byte, to hand its two
+// connections to another process during an upgrade).
 package relay

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -26,39 +24,7 @@ type Result struct {
 // not close the connections when both directions ended cleanly: the caller
 // does, which sends the last FIN.
 func Splice(client, server *net.TCPConn, halfClose time.Duration) Result {
-	var (
-		res   Result
-		once  sync.Once
-		ended atomic.Int32 // directions that have ended
-	)
-	first := func(c string) { once.Do(func() { res.End = c }) }
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		res.In = copyHalf(server, client, halfClose, &ended, func(err error) { first(EndCause("client", err)) })
-	}()
-	res.Out = copyHalf(client, server, halfClose, &ended, func(err error) { first(EndCause("server", err)) })
-	<-done
-	return res
-}
-
-// copyHalf copies src to dst until src ends, then half-closes dst (clean
-// EOF) and gives the other direction halfClose to finish, or closes both
-// (error). When the other direction has already ended, the session is over
-// and the caller's close sends the FIN: no half-close then.
-func copyHalf(dst, src *net.TCPConn, halfClose time.Duration, ended *atomic.Int32, end func(error)) int64 {
-	n, err := Copy(dst, src)
-	end(err)
-	last := ended.Add(1) == 2
-	switch {
-	case err != nil:
-		src.Close()
-		dst.Close()
-	case !last:
-		dst.CloseWrite()
-		dst.SetReadDeadline(time.Now().Add(halfClose))
-	}
-	return n
+	return NewSession(client, server, halfClose).Run()
 }
 
 // EndCause names how one side's direction ended: side + "_closed" (EOF),
