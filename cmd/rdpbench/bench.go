@@ -9,7 +9,7 @@ import (
 )
 
 // Workloads, in the order they run and are reported.
-var workloads = []string{"connrate", "openloop", "bulk", "cost", "idle", "sticky"}
+var workloads = []string{"connrate", "openloop", "bulk", "cost", "idle", "sticky", "flood", "udp"}
 
 type bench struct {
 	brokerBin        string
@@ -28,9 +28,11 @@ type bench struct {
 	stickyLogins     int
 	stickyRounds     int
 	progress         func(format string, args ...any)
-	costs            map[string]connCost // cost: by proxy
-	profileDir       string              // where rdpbroker's CPU profiles go ("" = none)
-	profiles         []string            // the profiles written
+	costs            map[string]connCost      // cost: by proxy
+	profileDir       string                   // where rdpbroker's CPU profiles go ("" = none)
+	profiles         []string                 // the profiles written
+	floods           map[string][]floodResult // flood: by proxy
+	udpTable         string                   // udp: the rendered table
 }
 
 // key names a row of a table: workload, parameter, target.
@@ -198,6 +200,25 @@ func (b *bench) run() (string, error) {
 			return sticky(t, fm.srvs, b.stickyLogins, b.stickyRounds, fmt.Sprintf("%c%d", t.Name()[0], rep))
 		}, func(c cell) string { return fmt.Sprintf("%d violations in %d reconnects", c.violations, c.reconnects) })
 		if err != nil {
+			return "", err
+		}
+	}
+	if b.runs("flood") {
+		b.floods = map[string][]floodResult{}
+		for r := 0; r < b.repeat; r++ {
+			for _, name := range b.proxies() {
+				fr, err := b.floodRun(name, b.tmp(dir, fmt.Sprintf("flood-%s-%d", name, r)), shared.addrs, logins)
+				if err != nil {
+					return "", err
+				}
+				b.floods[name] = append(b.floods[name], fr)
+				b.progress("%-9s %-10s rep=%d  p99 alone=%v under flood=%v refused=%d/%d flood dials=%d log lines=%d", "flood", name, r+1,
+					fr.base.p99, fr.flood.p99, fr.flood.errors, int64(fr.flood.conns)+fr.flood.errors, fr.dials, fr.lines)
+			}
+		}
+	}
+	if b.runs("udp") && b.wants("rdpbroker") {
+		if b.udpTable, err = b.udpRun(dir, shared.addrs); err != nil {
 			return "", err
 		}
 	}

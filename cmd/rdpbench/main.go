@@ -20,6 +20,13 @@
 //     benchmark holds only the client sides.
 //   - sticky: logins reconnecting: how often a reconnect lands on another
 //     server than the first time.
+//   - flood: 3,000 silent connections from 127.0.0.5 (reconnecting after
+//     each close) while real clients arrive at 200/s from 127.0.0.1:
+//     refused real clients, their Connection Confirm p99 against the same
+//     clients without the flood, and the proxy's log lines.
+//   - udp: flows of 1,000-byte datagrams (8 in flight each) echoed by a UDP
+//     server, directly and through rdpbroker's RDP-UDP relay: round
+//     trips/s and proxy CPU per relayed datagram.
 //
 // Targets: the direct connection (the physical limit), HAProxy configured
 // the seed's way, and rdpbroker with the equivalent config, each its own

@@ -44,6 +44,10 @@ func format(b *bench, res results, took time.Duration) string {
 	if b.runs("sticky") {
 		stickyTable(&s, b, res)
 	}
+	if b.runs("flood") {
+		floodTable(&s, b)
+	}
+	s.WriteString(b.udpTable)
 	return s.String()
 }
 

@@ -114,8 +114,13 @@ func stopAll() {
 }
 
 // startBroker runs rdpbroker on a config equivalent to the seed's HAProxy
-// setup: one pool, leastconn, RDP health checks every 3s.
+// setup: one pool, leastconn, RDP health checks every 3s; warnings only.
 func startBroker(bin, dir string, farm []string, withPprof bool) (*process, error) {
+	return startBrokerLevel(bin, dir, farm, withPprof, "warn")
+}
+
+// startBrokerLevel is startBroker logging at level.
+func startBrokerLevel(bin, dir string, farm []string, withPprof bool, level string) (*process, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -131,7 +136,7 @@ func startBroker(bin, dir string, farm []string, withPprof bool) (*process, erro
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: %s\ninspect_timeout: 2s\nstate_dir: %s\ndefault_pool: farm\n", addr, dir)
 	fmt.Fprintf(&b, "admin: {socket: \"\", http: %q, pprof: %v}\n", pprofAddr, withPprof)
-	b.WriteString("log: {level: warn}\npools:\n  - name: farm\n    balance: leastconn\n")
+	fmt.Fprintf(&b, "log: {level: %s}\npools:\n  - name: farm\n    balance: leastconn\n", level)
 	b.WriteString("    health: {check: rdp, interval: 3s, timeout: 2s, rise: 2, fall: 3}\n    servers:\n")
 	for i, a := range farm {
 		fmt.Fprintf(&b, "      - {name: ts%02d, address: %q, weight: 10}\n", i+1, a)
