@@ -96,14 +96,16 @@ func (c *conn) read() (rdp.ConnRequest, *refusal) {
 // decide asks the router where the request goes: a pure decision on the
 // routing snapshot, no socket touched.
 func (c *conn) decide(req rdp.ConnRequest) (routing.Decision, *refusal) {
+	login := rdp.NormalizeLogin(req.Cookie)
 	d := c.b.router.Decide(routing.Request{
 		Cookie: req.Cookie,
-		Login:  rdp.NormalizeLogin(req.Cookie),
+		Login:  login,
 		Token:  req.Token,
 		Client: clientAddr(c.client),
 		Now:    c.start,
 	})
 	c.b.counters.countDecision(d)
+	c.b.counters.decisions.count(req, login, d)
 	c.b.learned.count(d.Learned)
 	c.log.setRequest(req)
 	c.log.setDecision(d)

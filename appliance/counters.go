@@ -65,6 +65,7 @@ type Counters struct {
 	// like Active, kept here as the broker's live connection state
 	// (admit.go).
 	admission admission.Gate
+	decisions       decisionCounts
 }
 
 // countDecision counts what one routing decision says besides its pool.

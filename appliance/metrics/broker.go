@@ -47,6 +47,10 @@ func (s brokerSource) Snapshot() Snapshot {
 		AffinityOutcomes: c.AffinityOutcomes(),
 		Pending:          s.b.Pending(),
 		Version:          s.opts.Version,
+		Cookies:          c.Cookies(),
+	}
+	for _, d := range c.Decisions() {
+		snap.Decisions = append(snap.Decisions, Decision{Rule: d.Rule, Pool: d.Pool, Count: d.Count})
 	}
 	if t := s.b.Affinity(); t != nil {
 		n := t.Len()

@@ -178,6 +178,15 @@ func TestScrapeUnderTraffic(t *testing.T) {
 	io.Copy(io.Discard, raw) // until the broker closes it
 	raw.Close()
 	waitValue(t, base, `rdpbroker_rejects_total{reason="tls"}`, 1)
+	// Both connections of alice were decided by the default rule into
+	// general, with a full cookie; the TLS probe never reached a decision.
+	text = scrape(t, base)
+	if v, _ := value(text, `rdpbroker_decisions_total{pool="general",rule="default"}`); v != 2 {
+		t.Errorf("decisions_total{default,general} = %v, want 2\n%s", v, grep(text, "decisions_total"))
+	}
+	if v, _ := value(text, `rdpbroker_cookies_total{kind="full"}`); v != 2 {
+		t.Errorf("cookies_total{full} = %v, want 2\n%s", v, grep(text, "cookies_total"))
+	}
 
 	// A stopped server shows down, and only down.
 	servers["ts02"].Close()
