@@ -65,7 +65,7 @@ type Counters struct {
 	// like Active, kept here as the broker's live connection state
 	// (admit.go).
 	admission admission.Gate
-	decisions       decisionCounts
+	decisions decisionCounts
 }
 
 // countDecision counts what one routing decision says besides its pool.
