@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"path/filepath"
 
@@ -52,16 +51,4 @@ func (s *service) httpAPI(cfg admin.Config) http.Handler {
 		return nil
 	}
 	return admin.AsToken(s.admin.api)
-}
-
-// startAdmin serves the socket and keeps the overrides in step with the
-// cluster until ctx is done. A socket that cannot listen is logged, not
-// fatal: the gateway serves without ctl rather than not at all.
-func (s *service) startAdmin(ctx context.Context) {
-	go s.admin.backend.Run(ctx)
-	go func() {
-		if err := s.admin.socket.ListenAndServe(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			s.log.Error("admin socket not serving", "err", err)
-		}
-	}()
 }
