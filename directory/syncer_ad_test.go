@@ -85,7 +85,12 @@ func TestADOutageKeepsMembership(t *testing.T) {
 	f := requireDC(t)
 	state := t.TempDir()
 	cfg := adConfig(t, f)
-	cfg.DialTimeout, cfg.RequestTimeout = 2*time.Second, 5*time.Second
+	// A stopped DC refuses the dial at once: the short dial timeout keeps
+	// the outage fast. The request timeout stays generous, and the method
+	// is walk: Samba answers IN_CHAIN searches slowly on a loaded machine
+	// (CI runs another DC beside this one), which made the first sync time
+	// out. TestADMembership covers chain.
+	cfg.DialTimeout, cfg.RequestTimeout, cfg.Method = 2*time.Second, 30*time.Second, MethodWalk
 	r, s := adRouter(t, cfg, state)
 	if err := s.Sync(context.Background(), false); err != nil {
 		t.Fatal(err)
