@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"sort"
 	"strings"
 	"syscall"
@@ -28,6 +29,10 @@ type SessionInfo struct {
 	// the relay splices, so no byte passes through a counter of ours.
 	BytesIn  int64 `json:"bytes_in"`
 	BytesOut int64 `json:"bytes_out"`
+	// CorrelationID is the Connection Request's RDP_NEG_CORRELATION_INFO in
+	// hex ("" without one); UDP is set once a UDP flow is attached.
+	CorrelationID string `json:"correlation_id,omitempty"`
+	UDP           bool   `json:"udp"`
 }
 
 // Sessions returns the sessions being relayed, oldest first.
@@ -90,7 +95,11 @@ func SameLogin(key, login string) bool {
 // untracked; the caller holds b.mu or took s from the map under it.
 func (s *session) info() SessionInfo {
 	i := SessionInfo{ID: s.id, Client: s.log.Client, Cookie: s.log.Cookie, Login: s.log.Login,
-		Rule: s.log.Rule, Pool: s.log.Pool, Server: s.log.Server, ServerAddr: s.log.ServerAddr, Since: s.started}
+		Rule: s.log.Rule, Pool: s.log.Pool, Server: s.log.Server, ServerAddr: s.log.ServerAddr, Since: s.started,
+		UDP: s.log.udp.Load()}
+	if s.log.HasCorrelation {
+		i.CorrelationID = hex.EncodeToString(s.log.CorrelationID[:])
+	}
 	if sc, ok := s.client.(syscall.Conn); ok {
 		i.BytesIn, i.BytesOut = tcpBytes(sc)
 	}

@@ -199,6 +199,21 @@ func TestUDPFlowsFollowTheirSessions(t *testing.T) {
 	if st.Active != 3 || st.AttachedByCorrelation != 2 || st.AttachedByAddress != 1 {
 		t.Errorf("stats %+v", st)
 	}
+	// The sessions API (ctl sessions) shows each session's correlation ID
+	// and whether UDP is attached: alice and carol yes, dave no.
+	seen := map[string]SessionInfo{}
+	for _, si := range b.Sessions() {
+		seen[si.Login] = si
+	}
+	if a := seen["alice"]; !a.UDP || a.CorrelationID != hex.EncodeToString(idA[:]) {
+		t.Errorf("alice's session: %+v", a)
+	}
+	if c := seen["carol"]; !c.UDP || c.CorrelationID != "" {
+		t.Errorf("carol's session: %+v", c)
+	}
+	if d := seen["dave"]; d.UDP || d.CorrelationID != hex.EncodeToString(idD[:]) {
+		t.Errorf("dave's session: %+v", d)
+	}
 	want := map[string][]string{"ts01": {synHex(&idA), hex.EncodeToString(dataDatagram("alice data"))},
 		"ts02": {synHex(&idB)}, "ts03": {synHex(nil)}}
 	for n, u := range udp {

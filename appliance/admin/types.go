@@ -126,6 +126,10 @@ type Session struct {
 	Since      time.Time `json:"since"`
 	BytesIn    int64     `json:"bytes_in"`
 	BytesOut   int64     `json:"bytes_out"`
+	// CorrelationID is the client's RDP correlation ID (hex, "" without);
+	// UDP says whether a UDP flow is attached to the session.
+	CorrelationID string `json:"correlation_id,omitempty"`
+	UDP           bool   `json:"udp"`
 }
 
 // AffinityEntry is one login -> server entry.

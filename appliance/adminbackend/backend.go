@@ -166,7 +166,8 @@ func (x *Backend) KillLogin(login string) []admin.Session {
 
 func sessionOf(s appliance.SessionInfo) admin.Session {
 	return admin.Session{ID: s.ID, Client: s.Client, Login: s.Login, Pool: s.Pool, Server: s.Server,
-		ServerAddr: s.ServerAddr, Since: s.Since, BytesIn: s.BytesIn, BytesOut: s.BytesOut}
+		ServerAddr: s.ServerAddr, Since: s.Since, BytesIn: s.BytesIn, BytesOut: s.BytesOut,
+		CorrelationID: s.CorrelationID, UDP: s.UDP}
 }
 
 // SyncNow implements admin.OpsBackend: one directory sync, waited for.

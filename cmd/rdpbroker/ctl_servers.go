@@ -133,10 +133,14 @@ func ctlSessions(c *ctl, args []string) int {
 }
 
 func sessionTable(w io.Writer, list []admin.Session) {
-	fmt.Fprintln(w, "ID\tCLIENT\tLOGIN\tPOOL\tSERVER\tSINCE\tBYTES IN\tBYTES OUT")
+	fmt.Fprintln(w, "ID\tCLIENT\tLOGIN\tPOOL\tSERVER\tSINCE\tBYTES IN\tBYTES OUT\tUDP\tCORRELATION ID")
 	for _, s := range list {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, s.Client, dash(s.Login), s.Pool, s.Server,
-			s.Since.Local().Format(time.DateTime), s.BytesIn, s.BytesOut)
+		udp := "no"
+		if s.UDP {
+			udp = "yes"
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", s.ID, s.Client, dash(s.Login), s.Pool, s.Server,
+			s.Since.Local().Format(time.DateTime), s.BytesIn, s.BytesOut, udp, dash(s.CorrelationID))
 	}
 }
 
