@@ -30,15 +30,21 @@ func (c *conn) admit() *refusal {
 	case admission.PendingFull:
 		return &refusal{reason: RejectLimit, err: fmt.Errorf("max_pending reached: %d", c.cfg.MaxPending)}
 	}
-	// Refused for its source's sake: held open for one to two
-	// inspect_timeouts (spread, so a flood's connections do not all come
-	// back at once), so a flood reconnecting on close comes back at that
-	// pace, not at once.
-	hold := c.cfg.InspectTimeout + rand.N(c.cfg.InspectTimeout)
+	// Refused for its source's sake: held open (a tarpit) for holdFor to
+	// twice holdFor inspect_timeouts (spread, so a flood's connections do
+	// not all come back at once): a flood reconnecting on close comes back
+	// at that pace, and every reconnect costs the broker an accept and a
+	// close on the cores real clients need.
+	hold := holdFor * c.cfg.InspectTimeout
+	hold += rand.N(hold)
 	held := c.b.counters.admission.Hold(c.client, c.start.Add(hold), c.b.holdLimit(c.cfg))
 	return &refusal{reason: RejectSourceLimit, held: held,
 		err: fmt.Errorf("source %s: %v", admission.SourceOf(clientAddr(c.client)), v)}
 }
+
+// holdFor is how many inspect_timeouts a connection refused for its
+// source's sake is held at least (10-20 s at the default 2 s).
+const holdFor = 5
 
 // holdLimit is how many refused connections may be held open: the
 // configured admission.hold_refused, at most a quarter of the descriptor
