@@ -242,11 +242,11 @@ func (u *UDP) sweepLoop(ctx context.Context) {
 		u.mu.RUnlock()
 		alive := make(map[uint64]bool)
 		for _, f := range batch {
-			switch {
-			case now-f.last.Load() >= int64(u.cfg.IdleTimeout):
-				u.end(f, UDPEndIdle)
+			switch { // a flow whose session ended is counted so, idle or not
 			case u.opts.Alive != nil && !u.aliveCached(alive, f.group):
 				u.end(f, UDPEndSession)
+			case now-f.last.Load() >= int64(u.cfg.IdleTimeout):
+				u.end(f, UDPEndIdle)
 			}
 		}
 		clear(batch) // let ended flows go

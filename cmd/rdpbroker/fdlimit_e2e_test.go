@@ -19,32 +19,8 @@ import (
 // dial against a healthy server, and takes new sessions once some end.
 func TestDescriptorLimitCapsSessions(t *testing.T) {
 	const nofile, capacity, extra = 96, 36, 9
-	dir := t.TempDir()
-	bin, err := buildBroker(dir)()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var servers []string
-	for _, n := range []string{"ts01", "ts02"} {
-		s, err := rdptest.Start(rdptest.Config{Name: n})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		servers = append(servers, fmt.Sprintf("{name: %s, address: %q}", n, s.Addr()))
-	}
-	wrap := []string{"sh", "-c", `ulimit -n ` + strconv.Itoa(nofile) + ` && exec "$0" "$@"`}
-	b := startBrokerWrapped(t, bin, "broker", wrap, func(listen string) string {
-		return fmt.Sprintf(`
-listen: %s
-state_dir: %q
-default_pool: farm
-pools:
-  - name: farm
-    health: {check: rdp, interval: 100ms, timeout: 1s, rise: 1, fall: 1}
-    servers: [%s]
-`, listen, filepath.Join(dir, "state"), strings.Join(servers, ", "))
-	})
+	b := brokerUnderNofile(t, nofile, "{check: rdp, interval: 100ms, timeout: 1s, rise: 1, fall: 1}", "",
+		fakeServers(t, "ts01", "ts02"))
 	if !hasLogLine(b.log(), "sessions capped by the descriptor limit", map[string]string{"cap": strconv.Itoa(capacity), "nofile": strconv.Itoa(nofile)}) {
 		t.Fatalf("no cap logged at start:\n%s", b.proc.describe())
 	}
@@ -104,4 +80,37 @@ pools:
 	if !ok {
 		t.Errorf("no session admitted after 5 ended: %s\n%s", why, b.proc.describe())
 	}
+}
+
+// fakeServers starts fake RDP servers, stopped when the test ends, and
+// returns them as YAML flow entries of a pool's servers.
+func fakeServers(t *testing.T, names ...string) []string {
+	t.Helper()
+	var entries []string
+	for _, n := range names {
+		s, err := rdptest.Start(rdptest.Config{Name: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		entries = append(entries, fmt.Sprintf("{name: %s, address: %q}", n, s.Addr()))
+	}
+	return entries
+}
+
+// brokerUnderNofile builds the broker and runs it under `ulimit -n
+// nofile` with one pool, farm, of servers (YAML flow entries) checked by
+// health, plus the extra top-level YAML lines.
+func brokerUnderNofile(t *testing.T, nofile int, health, extra string, servers []string) *brokerProc {
+	t.Helper()
+	dir := t.TempDir()
+	bin, err := buildBroker(dir)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrap := []string{"sh", "-c", `ulimit -n ` + strconv.Itoa(nofile) + ` && exec "$0" "$@"`}
+	return startBrokerWrapped(t, bin, "broker", wrap, func(listen string) string {
+		return fmt.Sprintf("\nlisten: %s\nstate_dir: %q\n%sdefault_pool: farm\npools:\n  - name: farm\n    health: %s\n    servers: [%s]\n",
+			listen, filepath.Join(dir, "state"), extra, health, strings.Join(servers, ", "))
+	})
 }

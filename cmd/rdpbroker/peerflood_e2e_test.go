@@ -23,39 +23,16 @@ import (
 func TestPeerPortFloodUnderLowNofile(t *testing.T) {
 	const nofile, floodConns, garbage, clients = 1024, 1500, 5000, 60
 	dir := t.TempDir()
-	bin, err := buildBroker(dir)()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var servers []string
-	for _, n := range []string{"ts01", "ts02"} {
-		s, err := rdptest.Start(rdptest.Config{Name: n})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		servers = append(servers, fmt.Sprintf("{name: %s, address: %q}", n, s.Addr()))
-	}
 	secret := filepath.Join(dir, "peer.key")
 	if err := os.WriteFile(secret, []byte(base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	peer := rdptest.FreeTCPUDPAddr(t)
 	member := "127.0.0.9:" + strings.Split(peer, ":")[1] // a member that never answers
-	wrap := []string{"sh", "-c", `ulimit -n ` + strconv.Itoa(nofile) + ` && exec "$0" "$@"`}
-	b := startBrokerWrapped(t, bin, "broker", wrap, func(listen string) string {
-		return fmt.Sprintf(`
-listen: %s
-state_dir: %q
-admin: {socket: "", http: ""}
-peers: {node: a, listen: %s, members: [%s], secret_file: %q, join_retry_interval: 1s}
-default_pool: farm
-pools:
-  - name: farm
-    health: {check: rdp, interval: 200ms, timeout: 1s, rise: 1, fall: 2}
-    servers: [%s]
-`, listen, filepath.Join(dir, "state"), peer, member, secret, strings.Join(servers, ", "))
-	})
+	b := brokerUnderNofile(t, nofile, "{check: rdp, interval: 200ms, timeout: 1s, rise: 1, fall: 2}",
+		fmt.Sprintf("admin: {socket: \"\", http: \"\"}\npeers: {node: a, listen: %s, members: [%s], secret_file: %q, join_retry_interval: 1s}\n",
+			peer, member, secret),
+		fakeServers(t, "ts01", "ts02"))
 	before := len(strings.Split(b.log(), "\n"))
 
 	// The flood: connections held open by the attacker, and garbage.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,29 +21,14 @@ import (
 // descriptors (no EMFILE: no failed accept, health probe or dial).
 func TestSplicePipesInDescriptorBudget(t *testing.T) {
 	const nofile, capacity, bulk = 1024, 384, 200
-	dir := t.TempDir()
-	bin, err := buildBroker(dir)()
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := rdptest.NewServer(t, rdptest.Config{Name: "ts01", ModeFor: func(r rdp.ConnRequest) rdptest.Mode {
 		if strings.HasPrefix(r.Cookie, "bulk") {
 			return rdptest.Source
 		}
 		return rdptest.Echo
 	}})
-	wrap := []string{"sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile)}
-	b := startBrokerWrapped(t, bin, "broker", wrap, func(listen string) string {
-		return fmt.Sprintf(`
-listen: %s
-state_dir: %q
-default_pool: farm
-pools:
-  - name: farm
-    health: {check: rdp, interval: 200ms, timeout: 2s, rise: 1, fall: 3}
-    servers: [{name: ts01, address: %q}]
-`, listen, filepath.Join(dir, "state"), srv.Addr())
-	})
+	b := brokerUnderNofile(t, nofile, "{check: rdp, interval: 200ms, timeout: 2s, rise: 1, fall: 3}", "",
+		[]string{fmt.Sprintf("{name: ts01, address: %q}", srv.Addr())})
 	if !hasLogLine(b.log(), "sessions capped by the descriptor limit", map[string]string{"cap": fmt.Sprint(capacity)}) {
 		t.Fatalf("no cap of %d logged at start:\n%s", capacity, b.proc.describe())
 	}
