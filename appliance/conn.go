@@ -104,8 +104,7 @@ func (c *conn) decide(req rdp.ConnRequest) (routing.Decision, *refusal) {
 		Client: clientAddr(c.client),
 		Now:    c.start,
 	})
-	c.b.counters.countDecision(d)
-	c.b.counters.decisions.count(req, login, d)
+	c.b.counters.countDecision(req, login, d)
 	c.b.learned.count(d.Learned)
 	c.log.setRequest(req)
 	c.log.setDecision(d)

@@ -68,8 +68,10 @@ type Counters struct {
 	decisions decisionCounts
 }
 
-// countDecision counts what one routing decision says besides its pool.
-func (c *Counters) countDecision(d routing.Decision) {
+// countDecision counts one routing decision: its rule and pool, the kind
+// of identity the request carried, ambiguity and the affinity outcome.
+func (c *Counters) countDecision(req rdp.ConnRequest, login rdp.Login, d routing.Decision) {
+	c.decisions.count(req, login, d)
 	if d.Ambiguous {
 		c.Ambiguous.Add(1)
 	}
