@@ -20,7 +20,7 @@ type conn struct {
 	cfg    *Config // the configuration in effect when the client arrived
 	client *net.TCPConn
 	start  time.Time
-	first  []byte     // the Connection Request, replayed to the server
+	first  []byte     // the Connection Request and what came with it, replayed to the server
 	log    sessionLog // everything the session's log line says
 }
 

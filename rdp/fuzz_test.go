@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -252,4 +253,58 @@ func FuzzParseMSTSToken(f *testing.F) {
 			t.Fatalf("ParseMSTSToken(FormatMSTSToken(%v) = %q) = %v, %v", want, tok, got, err)
 		}
 	})
+}
+
+// chunkReader returns its data in reads of the sizes in chunks (cycled;
+// 0 counts as 1), then io.EOF.
+type chunkReader struct {
+	data   []byte
+	chunks []byte
+	i      int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := 1
+	if len(r.chunks) > 0 {
+		n = max(int(r.chunks[r.i%len(r.chunks)]), 1)
+		r.i++
+	}
+	n = min(n, len(p), len(r.data))
+	copy(p, r.data[:n])
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// FuzzReadFirstPacket: however the bytes are split into reads, the first
+// read returns a prefix of the input of at most FirstReadLen bytes; on
+// success that prefix starts with a whole packet of the length its header
+// gives, on failure the error is classified.
+func FuzzReadFirstPacket(f *testing.F) {
+	f.Add(aliceCRForFuzz(), []byte{1, 3, 200})
+	f.Add(append(aliceCRForFuzz(), "more"...), []byte{255})
+	f.Add([]byte{0x16, 3, 1, 2, 0}, []byte{2})
+	f.Add([]byte{3, 0, 0xff, 0xff}, []byte{1})
+	f.Fuzz(func(t *testing.T, data, chunks []byte) {
+		got, n, err := readFirstPacket(&chunkReader{data: data, chunks: chunks})
+		if !bytes.HasPrefix(data, got) || len(got) > FirstReadLen {
+			t.Fatalf("got %d bytes, not a prefix of the input or more than %d", len(got), FirstReadLen)
+		}
+		if err != nil {
+			if !wrapsSentinel(err) {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		want, lerr := PacketLength([TPKTHeaderLen]byte(got[:TPKTHeaderLen]))
+		if lerr != nil || n != want || n > len(got) {
+			t.Fatalf("n %d, header says %d (%v), got %d bytes", n, want, lerr, len(got))
+		}
+	})
+}
+
+func aliceCRForFuzz() []byte {
+	return BuildConnectionRequest(ConnRequest{Cookie: "alice", Token: RoutingToken{Kind: TokenCookie, Raw: "Cookie: mstshash=alice"}})
 }

@@ -1,6 +1,7 @@
 package rdp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,9 +12,15 @@ import (
 )
 
 // ReadConnectionRequest reads the client's first packet from c and parses
-// it. It reads exactly that TPKT packet and not a byte more: what follows
-// (the TLS ClientHello) stays in the socket for the caller to forward or
-// splice. It neither buffers c nor keeps a reference to it.
+// it. It reads with as few system calls as the client's segments allow
+// (one, for a client that sends the packet in one segment, as every client
+// does): into a buffer larger than any Connection Request, so raw is the
+// packet followed by whatever arrived with it. A client waits for the
+// Connection Confirm before it sends more, so that is nothing in practice;
+// a client that sent more anyway loses nothing, since the caller replays
+// raw whole to the server. At most FirstReadLen bytes are read: the rest
+// stays in the socket for the caller to forward or splice. It neither
+// buffers c nor keeps a reference to it.
 //
 // deadline is one absolute read deadline for the whole packet, so a client
 // trickling a byte a second is cut off at it; it is cleared again on
@@ -30,17 +37,60 @@ func ReadConnectionRequest(c net.Conn, deadline time.Time) (raw []byte, req Conn
 	if err := c.SetReadDeadline(deadline); err != nil {
 		return nil, ConnRequest{}, fmt.Errorf("rdp: read connection request: set deadline: %w", err)
 	}
-	raw, err = readPacket(c)
+	raw, n, err := readFirstPacket(c)
 	if err != nil {
 		return raw, ConnRequest{}, fmt.Errorf("rdp: read connection request: %w", err)
 	}
-	if req, err = ParseConnectionRequest(raw); err != nil {
+	if req, err = ParseConnectionRequest(raw[:n]); err != nil {
 		return raw, ConnRequest{}, err
 	}
 	if err := c.SetReadDeadline(time.Time{}); err != nil {
 		return raw, ConnRequest{}, fmt.Errorf("rdp: read connection request: clear deadline: %w", err)
 	}
 	return raw, req, nil
+}
+
+// FirstReadLen is the most ReadConnectionRequest reads: a Connection
+// Request (at most MaxPacketLen) and whatever came with it.
+const FirstReadLen = 512
+
+// readFirstPacket reads from r until it holds one whole TPKT packet
+// (MinPacketLen..MaxPacketLen bytes), taking whatever else arrived in the
+// same reads, up to FirstReadLen. It returns the bytes read and the
+// packet's length; on error, the bytes read so far.
+func readFirstPacket(r io.Reader) (got []byte, n int, err error) {
+	var buf [FirstReadLen]byte
+	have, need := 0, TPKTHeaderLen
+	for have < need {
+		m, rerr := r.Read(buf[have:])
+		have += m
+		if need == TPKTHeaderLen && have >= TPKTHeaderLen {
+			if need, err = PacketLength([TPKTHeaderLen]byte(buf[:TPKTHeaderLen])); err != nil {
+				return bytes.Clone(buf[:have]), 0, err
+			}
+		}
+		if rerr != nil && have < need {
+			return bytes.Clone(buf[:have]), 0, firstReadError(buf[:have], need, rerr)
+		}
+	}
+	return bytes.Clone(buf[:have]), need, nil
+}
+
+// firstReadError classifies a read that failed after got: in the header,
+// what did arrive may already prove this is not TPKT; then as readError.
+func firstReadError(got []byte, need int, err error) error {
+	if len(got) >= TPKTHeaderLen {
+		return readError("packet", len(got), need, err)
+	}
+	if len(got) > 0 {
+		if lerr := checkLeadByte(got[0]); lerr != nil {
+			return lerr
+		}
+	}
+	if len(got) > 1 && got[1] != 0 {
+		return fmt.Errorf("tpkt reserved byte 0x%02x: %w", got[1], ErrNotTPKT)
+	}
+	return readError("tpkt header", len(got), TPKTHeaderLen, err)
 }
 
 // ReadConnectionConfirm reads exactly one TPKT packet from r and parses it

@@ -32,43 +32,50 @@ func tcpPair(t *testing.T) (client, server *net.TCPConn) {
 
 var aliceCR = BuildConnectionRequest(cookieReq("alice", ProtocolSSL|ProtocolHybrid))
 
-// TestReadConnectionRequestReadsExactlyOnePacket: the bytes after the
-// packet (the TLS ClientHello) stay on the connection, and the deadline is
-// cleared.
-func TestReadConnectionRequestReadsExactlyOnePacket(t *testing.T) {
+// TestReadConnectionRequestTakesWhatCameWithIt: bytes that arrived with
+// the packet come back after it in raw (the caller replays raw whole, so
+// nothing is lost), bytes past FirstReadLen stay on the connection, and
+// the deadline is cleared.
+func TestReadConnectionRequestTakesWhatCameWithIt(t *testing.T) {
 	client, server := tcpPair(t)
 	after := []byte("\x16\x03\x01 the ClientHello that follows")
-	if _, err := client.Write(append(append([]byte(nil), aliceCR...), after...)); err != nil {
+	after = append(after, bytes.Repeat([]byte{'x'}, FirstReadLen)...) // more than one read takes
+	sent := append(append([]byte(nil), aliceCR...), after...)
+	if _, err := client.Write(sent); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond) // let everything arrive, so that a buffered reader would take it all
+	time.Sleep(20 * time.Millisecond) // let everything arrive
 	raw, req, err := ReadConnectionRequest(server, time.Now().Add(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(raw, aliceCR) || req.Cookie != "alice" {
-		t.Fatalf("raw % x, req %+v", raw, req)
+	if len(raw) != FirstReadLen || !bytes.Equal(raw, sent[:FirstReadLen]) || req.Cookie != "alice" {
+		t.Fatalf("raw (%d bytes) % x, req %+v", len(raw), raw, req)
 	}
 	time.Sleep(150 * time.Millisecond) // past the inspect deadline: it must have been cleared
-	got := make([]byte, len(after))
+	got := make([]byte, len(sent)-FirstReadLen)
 	if _, err := io.ReadFull(server, got); err != nil {
-		t.Fatalf("reading what follows the packet: %v", err)
+		t.Fatalf("reading what follows: %v", err)
 	}
-	if !bytes.Equal(got, after) {
-		t.Fatalf("after the packet: %q, want %q", got, after)
+	if !bytes.Equal(got, sent[FirstReadLen:]) {
+		t.Fatalf("after the first read: %q, want %q", got, sent[FirstReadLen:])
 	}
 }
 
-// TestReadConnectionRequestPipe: the same over net.Pipe, which has no
-// buffer at all: a read past the packet would block the test.
+// TestReadConnectionRequestPipe: over net.Pipe, which has no buffer at
+// all, a packet and bytes written after it: the read stops at the packet
+// (a read past it would block the test) and the rest stays.
 func TestReadConnectionRequestPipe(t *testing.T) {
 	client, server := net.Pipe()
 	defer client.Close()
 	defer server.Close()
-	go client.Write(append(append([]byte(nil), aliceCR...), "rest"...))
-	_, req, err := ReadConnectionRequest(server, time.Now().Add(time.Second))
-	if err != nil || req.Cookie != "alice" {
-		t.Fatalf("req %+v, err %v", req, err)
+	go func() {
+		client.Write(aliceCR)
+		client.Write([]byte("rest"))
+	}()
+	raw, req, err := ReadConnectionRequest(server, time.Now().Add(time.Second))
+	if err != nil || req.Cookie != "alice" || !bytes.Equal(raw, aliceCR) {
+		t.Fatalf("raw % x, req %+v, err %v", raw, req, err)
 	}
 	rest := make([]byte, 4)
 	server.SetReadDeadline(time.Now().Add(time.Second))
@@ -91,11 +98,11 @@ func TestReadConnectionRequestErrors(t *testing.T) {
 		{name: "two header bytes then closed", send: aliceCR[:2], close: true, want: []error{ErrShort, io.ErrUnexpectedEOF}, wantRaw: aliceCR[:2]},
 		{name: "truncated then closed", send: aliceCR[:30], close: true, want: []error{ErrShort, io.ErrUnexpectedEOF}, wantRaw: aliceCR[:30]},
 		{name: "header then closed", send: aliceCR[:4], close: true, want: []error{ErrShort, io.ErrUnexpectedEOF}, wantRaw: aliceCR[:4]},
-		{name: "TLS ClientHello", send: []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03}, want: []error{ErrTLS}, wantRaw: []byte{0x16, 3, 1, 2}},
+		{name: "TLS ClientHello", send: []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03}, want: []error{ErrTLS}, wantRaw: []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03}},
 		{name: "TLS byte alone then closed", send: []byte{0x16}, close: true, want: []error{ErrTLS}, wantRaw: []byte{0x16}},
 		{name: "bad reserved byte then silent", send: []byte{3, 1}, want: []error{ErrNotTPKT}, wantRaw: []byte{3, 1}, waitsAll: true},
-		{name: "HTTP", send: []byte("GET / HTTP/1.1\r\n\r\n"), want: []error{ErrNotTPKT}, wantRaw: []byte("GET ")},
-		{name: "oversized length refused without waiting", send: []byte{3, 0, 0xff, 0xff, 0xfa, 0xe0}, want: []error{ErrTPKTLength}, wantRaw: []byte{3, 0, 0xff, 0xff}},
+		{name: "HTTP", send: []byte("GET / HTTP/1.1\r\n\r\n"), want: []error{ErrNotTPKT}, wantRaw: []byte("GET / HTTP/1.1\r\n\r\n")},
+		{name: "oversized length refused without waiting", send: []byte{3, 0, 0xff, 0xff, 0xfa, 0xe0}, want: []error{ErrTPKTLength}, wantRaw: []byte{3, 0, 0xff, 0xff, 0xfa, 0xe0}},
 		{name: "bad packet returns it whole", send: []byte{3, 0, 0, 11, 6, 0xd0, 0, 0, 0, 0, 0}, want: []error{ErrNotCR}, wantRaw: []byte{3, 0, 0, 11, 6, 0xd0, 0, 0, 0, 0, 0}},
 		{name: "silent", want: []error{ErrTimeout, os.ErrDeadlineExceeded}, waitsAll: true},
 		{name: "truncated and silent", send: aliceCR[:30], want: []error{ErrTimeout, os.ErrDeadlineExceeded}, wantRaw: aliceCR[:30], waitsAll: true},

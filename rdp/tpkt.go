@@ -26,7 +26,7 @@ const (
 // header included. The first byte 0x16 (a TLS handshake record) gives
 // ErrTLS; a version other than 3 or a non-zero reserved byte ErrNotTPKT; a
 // length outside MinPacketLen..MaxPacketLen ErrTPKTLength. The accept path
-// uses it to read exactly one packet and not a byte more.
+// uses it to know when the first packet is complete.
 func PacketLength(hdr [4]byte) (int, error) {
 	if err := checkLeadByte(hdr[0]); err != nil {
 		return 0, err

@@ -3,8 +3,10 @@ package relay
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -161,5 +163,54 @@ func TestEndCause(t *testing.T) {
 		if got := EndCause("client", tc.err); got != tc.want {
 			t.Errorf("EndCause(%v) = %q, want %q", tc.err, got, tc.want)
 		}
+	}
+}
+
+// TestAbortIsMirrored: a client that resets its connection makes the
+// server's side reset too (the server's read fails with ECONNRESET), and
+// a server's reset reaches the client the same way; a clean close stays a
+// clean close (EOF at the other end).
+func TestAbortIsMirrored(t *testing.T) {
+	abort := func(c *net.TCPConn) { c.SetLinger(0); c.Close() }
+	cases := []struct {
+		name      string
+		end       func(s *session) // how one side ends
+		far       func(s *session) *net.TCPConn
+		wantReset bool
+		wantEnd   string
+	}{
+		{"client resets", func(s *session) { abort(s.client) }, func(s *session) *net.TCPConn { return s.server }, true, "client_error"},
+		{"server resets", func(s *session) { abort(s.server) }, func(s *session) *net.TCPConn { return s.client }, true, "server_error"},
+		{"client closes", func(s *session) { s.client.Close() }, func(s *session) *net.TCPConn { return s.server }, false, "client_closed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startSession(t, time.Second)
+			// One exchange first, so the session is relaying, then the end.
+			s.client.Write([]byte("ping"))
+			buf := make([]byte, 4)
+			if _, err := io.ReadFull(s.server, buf); err != nil {
+				t.Fatal(err)
+			}
+			tc.end(s)
+			far := tc.far(s)
+			far.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err := far.Read(buf)
+			if reset := errors.Is(err, syscall.ECONNRESET); reset != tc.wantReset {
+				t.Fatalf("far side read: %v; want reset %v", err, tc.wantReset)
+			}
+			if !tc.wantReset && err != io.EOF {
+				t.Fatalf("far side read: %v, want EOF", err)
+			}
+			far.Close()
+			select {
+			case r := <-s.done:
+				if r.End != tc.wantEnd {
+					t.Fatalf("end %q, want %q", r.End, tc.wantEnd)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("session did not end")
+			}
+		})
 	}
 }

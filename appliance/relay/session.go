@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -82,10 +83,10 @@ const (
 // direction copies conns[d] to conns[1-d] until the direction ends or the
 // session is handed over.
 func (s *Session) direction(d int) {
-	src, dst := s.conns[d], s.conns[1-d]
+	cp := newCopier(s.conns[1-d], s.conns[d])
 	side := [2]string{"client", "server"}[d]
 	for {
-		n, err := Copy(dst, src)
+		n, err := cp.copy()
 		s.bytes[d].Add(n)
 		switch s.after(d, err) {
 		case goOn:
@@ -129,8 +130,10 @@ func (s *Session) after(d int, err error) next {
 
 // finish ends direction d: the first to end names the session's end; a
 // clean EOF half-closes the other side and gives it halfClose, an error
-// closes both. When the other direction has already ended the session is
-// over and the caller's close sends the FIN: no half-close then.
+// closes both: with a reset when the error is a peer's reset (see
+// abortOnReset), gracefully otherwise. When the other direction has
+// already ended the session is over and the caller's close sends the FIN:
+// no half-close then.
 func (s *Session) finish(d int, side string, err error) {
 	src, dst := s.conns[d], s.conns[1-d]
 	s.mu.Lock()
@@ -142,6 +145,7 @@ func (s *Session) finish(d int, side string, err error) {
 	s.notifyLocked()
 	switch {
 	case err != nil:
+		abortOnReset(err, src, dst)
 		src.Close()
 		dst.Close()
 	case !s.ended[1-d]:
@@ -150,6 +154,22 @@ func (s *Session) finish(d int, side string, err error) {
 		if !s.quiescing { // else Resume sets it
 			dst.SetReadDeadline(s.deadline[1-d])
 		}
+	}
+}
+
+// abortOnReset mirrors a peer's abort: when err says one side reset the
+// connection, both are set to reset on close (SO_LINGER 0), so the other
+// side gets the RST the peer sent, as it would have without the broker,
+// and this host keeps no TIME_WAIT socket for it (a client that aborts
+// thousands of connections a second would otherwise leave as many toward
+// the servers). The side that reset is closed already: linger changes
+// nothing there. Any other error closes gracefully.
+func abortOnReset(err error, conns ...*net.TCPConn) {
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		return
+	}
+	for _, c := range conns {
+		c.SetLinger(0)
 	}
 }
 
