@@ -146,6 +146,9 @@ func (c *conn) refuse(r *refusal) {
 	if r.quiet || r.reason == RejectClosed {
 		level = slog.LevelDebug // floods, port scanners, TCP health checks of other balancers
 	}
+	if !c.b.log.Enabled(context.Background(), level) {
+		return
+	}
 	attrs := append([]slog.Attr{slog.String("client", c.log.Client), slog.String("reason", r.reason.String()),
 		slog.String("err", r.err.Error())}, r.attrs...)
 	c.b.log.LogAttrs(context.Background(), level, "rejected", append(attrs, c.log.decisionAttrs()...)...)

@@ -44,6 +44,9 @@ func (c *conn) run(ctx context.Context, s *session, stopKeepalive func()) {
 			slog.Int64("bytes_in", c.log.BytesIn), slog.Int64("bytes_out", c.log.BytesOut))
 		return
 	}
+	if !c.b.log.Enabled(ctx, slog.LevelInfo) {
+		return // building the line costs more than the rest of a short session's bookkeeping
+	}
 	attrs := c.log.sessionAttrs()
 	if s.adopted > 0 {
 		attrs = append(attrs, slog.Int("upgrades", s.adopted))

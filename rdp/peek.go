@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -59,7 +60,9 @@ const FirstReadLen = 512
 // same reads, up to FirstReadLen. It returns the bytes read and the
 // packet's length; on error, the bytes read so far.
 func readFirstPacket(r io.Reader) (got []byte, n int, err error) {
-	var buf [FirstReadLen]byte
+	bp := firstReadBufs.Get().(*[FirstReadLen]byte)
+	defer firstReadBufs.Put(bp)
+	buf := bp[:]
 	have, need := 0, TPKTHeaderLen
 	for have < need {
 		m, rerr := r.Read(buf[have:])
@@ -75,6 +78,11 @@ func readFirstPacket(r io.Reader) (got []byte, n int, err error) {
 	}
 	return bytes.Clone(buf[:have]), need, nil
 }
+
+// firstReadBufs holds readFirstPacket's buffers: a reader is an
+// interface, so a buffer on the stack would escape, one allocation per
+// client; the bytes read are copied out at their size.
+var firstReadBufs = sync.Pool{New: func() any { return new([FirstReadLen]byte) }}
 
 // firstReadError classifies a read that failed after got: in the header,
 // what did arrive may already prove this is not TPKT; then as readError.

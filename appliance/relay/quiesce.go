@@ -64,7 +64,7 @@ func (s *Session) Quiesce(deadline time.Time) error {
 			s.resumeLocked()
 			return fmt.Errorf("relay: quiesce: %w", ErrEnding)
 		}
-		changed := s.changed
+		changed := s.changedLocked()
 		s.mu.Unlock()
 		select {
 		case <-changed:

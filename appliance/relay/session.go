@@ -38,14 +38,14 @@ type Session struct {
 	quiescing bool
 	handed    bool
 	deadline  [2]time.Time  // read deadline of conns[i] outside a quiesce (half-close)
-	changed   chan struct{} // closed and replaced when a direction pauses or ends
+	changed   chan struct{} // made by a waiter (changedLocked), closed when a direction pauses or ends
 	wake      chan struct{} // closed when parked directions may go on (Resume, Release)
 }
 
 // NewSession prepares a session between two raw TCP connections; Run
 // starts it.
 func NewSession(client, server *net.TCPConn, halfClose time.Duration) *Session {
-	return &Session{conns: [2]*net.TCPConn{client, server}, halfClose: halfClose, changed: make(chan struct{})}
+	return &Session{conns: [2]*net.TCPConn{client, server}, halfClose: halfClose}
 }
 
 // Run copies both directions until both have ended, or until the session
@@ -173,7 +173,18 @@ func abortOnReset(err error, conns ...*net.TCPConn) {
 	}
 }
 
+// changedLocked returns a channel closed at the next change. Only a
+// quiesce waits for one: a session that is never quiesced makes none.
+func (s *Session) changedLocked() <-chan struct{} {
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
+	return s.changed
+}
+
 func (s *Session) notifyLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 }
