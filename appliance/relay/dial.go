@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// noDeadlineWrite is the largest first packet DialAndReplay writes without
+// a write deadline.
+const noDeadlineWrite = 2048
+
 // Dialer dials terminal servers and replays the client's first packet.
 // It sets no keepalive: KeepaliveLater does, once the session has lasted.
 type Dialer struct {
@@ -30,11 +34,19 @@ func (d *Dialer) DialAndReplay(ctx context.Context, addr string, first []byte) (
 		c.Close()
 		return nil, fmt.Errorf("relay: dial %s: not a TCP connection", addr)
 	}
-	tc.SetWriteDeadline(time.Now().Add(d.d.Timeout))
+	// A write that fits the send buffer of a fresh connection (never less
+	// than 4 KiB on Linux) cannot block: a Connection Request needs no
+	// deadline, and setting and clearing one costs two timer updates.
+	bounded := len(first) > noDeadlineWrite
+	if bounded {
+		tc.SetWriteDeadline(time.Now().Add(d.d.Timeout))
+	}
 	if _, err := tc.Write(first); err != nil {
 		tc.Close()
 		return nil, fmt.Errorf("relay: replay first packet to %s: %w", addr, err)
 	}
-	tc.SetWriteDeadline(time.Time{})
+	if bounded {
+		tc.SetWriteDeadline(time.Time{})
+	}
 	return tc, nil
 }
