@@ -35,7 +35,8 @@ func farmMode(req rdp.ConnRequest) rdptest.Mode {
 
 // bulk opens n sessions in direction dir, moves bytes as fast as they go
 // for warmup+d and measures the bytes moved and the proxy CPU in the last d.
-func bulk(t target, dir string, n int, warmup, d time.Duration) cell {
+// Session i dials from source i.
+func bulk(t target, dir string, n int, src sources, warmup, d time.Duration) cell {
 	var (
 		moved atomic.Int64
 		errs  atomic.Int64
@@ -49,7 +50,7 @@ func bulk(t target, dir string, n int, warmup, d time.Duration) cell {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c, _, err := rdptest.Dial(t.Addr(), fmt.Sprintf("%s-%d", dir, i), 5*time.Second)
+			c, err := dialSession(src.dialer(i, 5*time.Second), t.Addr(), fmt.Sprintf("%s-%d", dir, i))
 			ready <- struct{}{}
 			if err != nil {
 				errs.Add(1)

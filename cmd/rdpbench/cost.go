@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,30 +19,66 @@ import (
 
 // connCost is what one short connection (dial, Connection Request,
 // Connection Confirm, close) costs a proxy process, over a fixed number of
-// connections: CPU split user/sys and context switches from a plain run,
-// system calls from a second run under strace (which slows every call
-// down, so from that run only the counts are kept).
+// connections: CPU split user/sys, context switches and the TIME_WAIT
+// sockets left behind from a plain run, system calls from a second run
+// under strace (which slows every call down, so from that run only the
+// counts are kept).
 type connCost struct {
 	conns     int
 	cpu       cpuTime
 	switches  int64            // voluntary + involuntary, all threads
+	tw        twCount          // TIME_WAIT sockets the plain run left
 	calls     map[string]int64 // by system call
 	errs      map[string]int64 // failed calls (EAGAIN, EINPROGRESS...) by system call
 	straceErr string           // why there are no counts (no strace, ptrace not permitted)
 }
 
+// costKey names a column of the cost table: a proxy, a client close style.
+type costKey struct {
+	proxy string
+	close closeStyle
+}
+
+// twCount is the TIME_WAIT sockets made during a pass, by remote port.
+type twCount struct {
+	servers int    // toward a farm server's port: the proxy's server side
+	clients int    // toward the proxy's listen port: the client side
+	skipped int64  // closing sockets of the namespace that skipped TIME_WAIT, the table full (-1: unknown)
+	err     string // why there are no counts
+}
+
 // costConns is how many connections each pass of the cost workload makes.
 const costConns = 5000
 
-// measureCost runs the two passes of connCost against t. Without strace
-// (or ptrace) the counts are missing and say why; the rest stands.
-func measureCost(t target, logins [][]byte, dir string) connCost {
-	pid := t.Pid()
-	cpu0, sw0 := t.CPU(), procSwitches(pid)
-	n := closedLoopConns(t, costConns, logins)
-	waitQuiet(t, 2*time.Second)
-	c := connCost{conns: n, cpu: t.CPU().sub(cpu0), switches: procSwitches(pid) - sw0}
-	sc, err := countSyscalls(t, logins, dir)
+// costRun is one cell of the cost workload: proxy t in front of farm,
+// clients from src closing the cl way.
+type costRun struct {
+	t      target
+	farm   []string
+	cl     closeStyle
+	src    sources
+	logins [][]byte
+	dir    string // strace's output
+}
+
+// measureCost runs the two passes of connCost. Without strace (or ptrace)
+// the counts are missing and say why; the rest stands.
+func measureCost(r costRun, progress func(string, ...any)) connCost {
+	waitTWRoom(2*costConns, progress)
+	pid := r.t.Pid()
+	tw0, twErr := timeWaits()
+	over0 := twOverflows()
+	cpu0, sw0 := r.t.CPU(), procSwitches(pid)
+	n := closedLoopConns(r, costConns)
+	waitQuiet(r.t, 2*time.Second)
+	c := connCost{conns: n, cpu: r.t.CPU().sub(cpu0), switches: procSwitches(pid) - sw0}
+	c.tw = countTW(tw0, twErr, r.farm, r.t.Addr())
+	if over1 := twOverflows(); over0 >= 0 && over1 >= 0 {
+		c.tw.skipped = over1 - over0
+	} else {
+		c.tw.skipped = -1
+	}
+	sc, err := countSyscalls(r)
 	c.calls, c.errs = sc.calls, sc.errs
 	if err != nil {
 		c.straceErr = err.Error()
@@ -48,24 +86,38 @@ func measureCost(t target, logins [][]byte, dir string) connCost {
 	return c
 }
 
+// countTW counts the TIME_WAIT sockets made since before (read when the
+// pass started, or failed with errBefore) toward the farm and toward the
+// proxy.
+func countTW(before []twSocket, errBefore error, farm []string, proxy string) twCount {
+	after, err := timeWaits()
+	if err = errors.Join(errBefore, err); err != nil {
+		return twCount{err: err.Error()}
+	}
+	return twCount{
+		servers: madeBetween(before, after, portsOf(farm...)),
+		clients: madeBetween(before, after, portsOf(proxy)),
+	}
+}
+
 // closedLoopConns makes total handshakes from 16 clients and returns how
 // many succeeded.
-func closedLoopConns(t target, total int, logins [][]byte) int {
+func closedLoopConns(r costRun, total int) int {
 	var (
 		next, ok atomic.Int64
 		wg       sync.WaitGroup
 	)
 	for w := 0; w < 16; w++ {
 		wg.Add(1)
-		go func() {
+		go func(dl *net.Dialer) {
 			defer wg.Done()
 			buf := make([]byte, 64)
 			for i := next.Add(1); i <= int64(total); i = next.Add(1) {
-				if handshake(t.Addr(), logins[int(i)%len(logins)], buf) == nil {
+				if handshake(dl, r.t.Addr(), r.logins[int(i)%len(r.logins)], buf, r.cl) == nil {
 					ok.Add(1)
 				}
 			}
-		}()
+		}(r.src.dialer(w, 5*time.Second))
 	}
 	wg.Wait()
 	return int(ok.Load())
@@ -81,8 +133,9 @@ type syscallCount struct {
 // costConns handshakes, detaches and returns strace's counts. They say how
 // many kernel crossings a connection costs each proxy, which the CPU
 // columns cannot.
-func countSyscalls(t target, logins [][]byte, dir string) (syscallCount, error) {
-	out := filepath.Join(dir, t.Name()+".strace")
+func countSyscalls(r costRun) (syscallCount, error) {
+	t := r.t
+	out := filepath.Join(r.dir, t.Name()+".strace")
 	cmd := exec.Command("strace", "-c", "-f", "-q", "-o", out, "-p", strconv.Itoa(t.Pid()))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var stderr bytes.Buffer
@@ -108,7 +161,7 @@ func countSyscalls(t target, logins [][]byte, dir string) (syscallCount, error) 
 		stop()
 		return syscallCount{}, fmt.Errorf("strace attach: %w (%s)", err, strings.TrimSpace(stderr.String()))
 	}
-	closedLoopConns(t, costConns, logins)
+	closedLoopConns(r, costConns)
 	// The last closes reach the proxy after the clients' closes: give them
 	// until the process has been quiet a moment (bounded).
 	waitQuiet(t, 2*time.Second)

@@ -59,7 +59,9 @@ const farmChildWait = 10 * time.Second
 // process may hold 20,000 descriptors on these machines: with the farm in
 // the benchmark process, 10,000 idle sessions would cost the benchmark
 // 20,000 (client and server side); this way it holds the client sides only.
-func startFarmChild(n int, logPath string) (*farm, error) {
+// The child runs on cpus (nil: wherever): with -cpus, the farm gets CPUs of
+// its own.
+func startFarmChild(n int, logPath string, cpus []int) (*farm, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("farm child: %w", err)
@@ -82,7 +84,7 @@ func startFarmChild(n int, logPath string) (*farm, error) {
 	if err != nil {
 		return nil, fmt.Errorf("farm child: %w", err)
 	}
-	p, err := startCmd("farm", "", cmd)
+	p, err := startCmd("farm", "", cpus, cmd)
 	if err != nil {
 		return nil, fmt.Errorf("farm child: %w", err)
 	}

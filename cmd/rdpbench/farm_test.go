@@ -81,7 +81,7 @@ func TestFarmChildRejectsBadCount(t *testing.T) {
 }
 
 func TestStartFarmChild(t *testing.T) {
-	f, err := startFarmChild(2, filepath.Join(t.TempDir(), "farm.log"))
+	f, err := startFarmChild(2, filepath.Join(t.TempDir(), "farm.log"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

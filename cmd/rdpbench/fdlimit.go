@@ -52,3 +52,18 @@ func idleCap(limit uint64) int { return pairs(limit, proxyFDReserve) }
 func haproxyMaxconn(idle int, limit uint64) int {
 	return min(max(idle, maxInFlight)+16, pairs(limit, 32))
 }
+
+// haproxyMaxpipes is the best HAProxy's global maxpipes. Splicing takes a
+// pipe, 2 descriptors, per transfer under way, and HAProxy 2.6 reserves
+// maxpipes of them up front (default maxconn/4): with maxconn at
+// haproxyMaxconn's, that is more than the limit holds (at 20,000: "Cannot
+// raise FD limit to 24738"). So it gets what maxconn leaves, less about
+// 13 + 3 per thread that HAProxy counts besides (measured: nbthread 2,
+// maxconn 9888 and maxpipes 100 start at 20,000; 105 does not), with room
+// to spare. A pipe goes back to the pool once empty, so the count bounds
+// the transfers spliced at once, not the sessions: beyond it HAProxy
+// copies with recv/send. At least 1 (0 would mean the default).
+func haproxyMaxpipes(maxconn, nbthread int, limit uint64) int {
+	spare := int64(min(limit, math.MaxInt32)) - 2*int64(maxconn) - 32 - 4*int64(nbthread)
+	return int(max(1, min(int64(maxconn/4), spare/2)))
+}

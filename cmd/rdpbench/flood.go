@@ -36,7 +36,7 @@ func (b *bench) floodRun(name, dir string, farm []string, logins [][]byte) (floo
 	var t target
 	var err error
 	if name == "rdpbroker" {
-		t, err = startBrokerLevel(b.brokerBin, dir, farm, false, "info") // rejected lines are info
+		t, err = startBrokerLevel(b.brokerBin, dir, farm, false, "info", b.cpus.proxy) // rejected lines are info
 	} else {
 		t, err = b.startTarget(name, dir, farm)
 	}
@@ -46,14 +46,16 @@ func (b *bench) floodRun(name, dir string, farm []string, logins [][]byte) (floo
 	defer t.Stop()
 	logPath := filepath.Join(dir, name+".log")
 	var r floodResult
-	r.base = openLoop(t, floodRate, b.warmup, b.duration, logins)
+	// The real clients dial from 127.0.0.1 (nil sources), the flood from
+	// floodSource: the workload is about per-source fairness.
+	r.base = openLoop(t, floodRate, nil, b.warmup, b.duration, logins)
 	before := countLines(logPath)
 	ctx, cancel := context.WithCancel(context.Background())
 	dials, wait := silentFlood(ctx, t.Addr(), floodConns)
 	for deadline := time.Now().Add(10 * time.Second); dials.Load() < floodConns && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
-	r.flood = openLoop(t, floodRate, b.warmup, b.duration, logins)
+	r.flood = openLoop(t, floodRate, nil, b.warmup, b.duration, logins)
 	r.lines = countLines(logPath) - before
 	r.dials = dials.Load()
 	cancel()

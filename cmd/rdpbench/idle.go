@@ -6,19 +6,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/rdpbroker/rdpbroker/rdp/rdptest"
 )
 
 // idle opens n sessions through a freshly started proxy, each through the
 // Connection Request/Confirm exchange, holds them idle and measures what
 // they cost the proxy process: resident memory and descriptors, per
-// session, against the same process before the sessions.
-func idle(t target, n int) cell {
+// session, against the same process before the sessions. Worker w dials
+// from source w.
+func idle(t target, n int, src sources) cell {
 	pid := t.Pid()
 	// Warm up: the first connections allocate per-process structures.
 	for i := 0; i < 20; i++ {
-		if c, _, err := rdptest.Dial(t.Addr(), fmt.Sprintf("warm%d", i), 5*time.Second); err == nil {
+		if c, err := dialSession(src.dialer(i, 5*time.Second), t.Addr(), fmt.Sprintf("warm%d", i)); err == nil {
 			c.Close()
 		}
 	}
@@ -34,10 +33,10 @@ func idle(t target, n int) cell {
 	)
 	for w := 0; w < 32; w++ {
 		wg.Add(1)
-		go func() {
+		go func(dl *net.Dialer) {
 			defer wg.Done()
 			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
-				c, _, err := rdptest.Dial(t.Addr(), fmt.Sprintf("idle%05d", i), 10*time.Second)
+				c, err := dialSession(dl, t.Addr(), fmt.Sprintf("idle%05d", i))
 				if err != nil {
 					if errs.Add(1) == 1 {
 						mu.Lock()
@@ -50,7 +49,7 @@ func idle(t target, n int) cell {
 				conns = append(conns, c)
 				mu.Unlock()
 			}
-		}()
+		}(src.dialer(w, 10*time.Second))
 	}
 	wg.Wait()
 	time.Sleep(time.Second) // let the proxy settle: no session moves a byte from here

@@ -47,9 +47,10 @@ func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
 	return lat[len(lat)/2], lat[len(lat)*99/100]
 }
 
-// connRate runs n closed-loop clients against addr for warmup+d and
+// connRate runs n closed-loop clients against addr for warmup+d, each
+// from its source address and ending its connections the cl way, and
 // measures the last d.
-func connRate(t target, n int, warmup, d time.Duration, logins [][]byte) cell {
+func connRate(t target, n int, cl closeStyle, src sources, warmup, d time.Duration, logins [][]byte) cell {
 	var (
 		measuring atomic.Bool
 		stop      atomic.Bool
@@ -62,9 +63,10 @@ func connRate(t target, n int, warmup, d time.Duration, logins [][]byte) cell {
 		go func(w int) {
 			defer wg.Done()
 			buf := make([]byte, 64)
+			dl := src.dialer(w, 5*time.Second)
 			for i := w; !stop.Load(); i += n {
 				t0 := time.Now()
-				err := handshake(t.Addr(), logins[i%len(logins)], buf)
+				err := handshake(dl, t.Addr(), logins[i%len(logins)], buf, cl)
 				if !measuring.Load() {
 					continue
 				}
@@ -95,14 +97,18 @@ func connRate(t target, n int, warmup, d time.Duration, logins [][]byte) cell {
 	return c
 }
 
-// handshake dials, sends the Connection Request and reads the Connection
-// Confirm (one TPKT packet).
-func handshake(addr string, cr []byte, buf []byte) error {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+// handshake dials with d, sends the Connection Request, reads the
+// Connection Confirm (one TPKT packet) and closes the cl way.
+func handshake(d *net.Dialer, addr string, cr []byte, buf []byte, cl closeStyle) (err error) {
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer func() {
+		if cerr := cl.end(c); err == nil {
+			err = cerr
+		}
+	}()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write(cr); err != nil {
 		return err

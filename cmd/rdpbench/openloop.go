@@ -15,7 +15,8 @@ const maxInFlight = 4000
 // target's speed (no coordinated omission), and measures the arrivals
 // scheduled in the last d. Latency runs from the scheduled start, so a
 // late dispatch counts against the target as a real client would see it.
-func openLoop(t target, rate float64, warmup, d time.Duration, logins [][]byte) cell {
+// Arrival i dials from source i (round robin); clients end with a FIN.
+func openLoop(t target, rate float64, src sources, warmup, d time.Duration, logins [][]byte) cell {
 	total := int(rate * (warmup + d).Seconds())
 	first := int(rate * warmup.Seconds()) // first measured arrival
 	lat := make([]time.Duration, total)   // -1: error; written by its own goroutine only
@@ -45,7 +46,7 @@ func openLoop(t target, rate float64, warmup, d time.Duration, logins [][]byte) 
 				defer wg.Done()
 				defer inFlight.Add(-1)
 				b := make([]byte, 64)
-				if err := handshake(t.Addr(), logins[i%len(logins)], b); err != nil {
+				if err := handshake(src.dialer(i, 5*time.Second), t.Addr(), logins[i%len(logins)], b, closeFIN); err != nil {
 					lat[i] = -1
 					return
 				}

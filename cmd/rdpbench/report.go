@@ -11,26 +11,30 @@ import (
 )
 
 // format renders every table: medians of the repetitions with [min-max],
-// and each target's ratio to direct and rdpbroker's ratio to HAProxy, both
-// measured in this run.
+// and each target's ratio to direct and rdpbroker's ratio to HAProxy (the
+// best configuration), both measured in this run.
 func format(b *bench, res results, took time.Duration) string {
 	var s strings.Builder
-	host, _ := os.Hostname()
-	fmt.Fprintf(&s, "### rdpbench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&s, "Machine: %s, %d CPUs, %s; run took %v. Farm: %d fake RDP servers in the benchmark process (in a child process for the idle sessions). "+
-		"Each cell: %v measured after %v warm-up, %d repetitions, targets interleaved; median [min-max]. "+
-		"Ratios are medians over medians of the same run.\n\n",
-		host, runtime.NumCPU(), runtime.Version(), took.Round(time.Second), b.servers, b.duration, b.warmup, b.repeat)
-	dur := func(c cell, f func(cell) time.Duration) float64 { return float64(f(c)) }
+	header(&s, b, took)
 	if b.runs("connrate") {
 		s.WriteString("#### Connection rate, closed loop\n\nN clients each dial, send a Connection Request with an mstshash cookie, read the Connection Confirm, close, repeat. " +
-			"Time to Connection Confirm runs from the dial.\n\n")
-		latencyTable(&s, b, res, "connrate", "clients", b.clients, dur)
+			"Close fin: close(2), a FIN; rst: SO_LINGER 0 first, an RST. Time to Connection Confirm runs from the dial.\n\n")
+		var rows []paramRow
+		for _, n := range b.clients {
+			for _, cl := range b.closes {
+				rows = append(rows, paramRow{connrateParam(n, cl), []string{fmt.Sprint(n), string(cl)}})
+			}
+		}
+		latencyTable(&s, b, res, "connrate", []string{"clients", "close"}, rows)
 	}
 	if b.runs("openloop") {
 		s.WriteString("#### Connection rate, open loop\n\nConnections start at a fixed rate whatever the target's speed (no coordinated omission); " +
-			"time to Connection Confirm runs from the scheduled start; achieved = completed / time until the last completion.\n\n")
-		latencyTable(&s, b, res, "openloop", "offered conn/s", b.rates, dur)
+			"time to Connection Confirm runs from the scheduled start; achieved = completed / time until the last completion. Clients close with a FIN.\n\n")
+		var rows []paramRow
+		for _, r := range b.rates {
+			rows = append(rows, paramRow{fmt.Sprint(r), []string{fmt.Sprint(r)}})
+		}
+		latencyTable(&s, b, res, "openloop", []string{"offered conn/s"}, rows)
 	}
 	if b.runs("bulk") {
 		bulkTable(&s, b, res)
@@ -49,6 +53,48 @@ func format(b *bench, res results, took time.Duration) string {
 	}
 	s.WriteString(b.udpTable)
 	return s.String()
+}
+
+// header describes the run: machine, farm, cells, the targets' configs,
+// the clients' addresses, the CPU sets.
+func header(s *strings.Builder, b *bench, took time.Duration) {
+	host, _ := os.Hostname()
+	fmt.Fprintf(s, "### rdpbench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(s, "Machine: %s, %d CPUs, %s; run took %v. Farm: %d fake RDP servers %s. "+
+		"Each cell: %v measured after %v warm-up, %d repetitions, targets interleaved; median [min-max]. "+
+		"Ratios are medians over medians of the same run.\n\n",
+		host, runtime.NumCPU(), runtime.Version(), took.Round(time.Second), b.servers, farmWhere(b), b.duration, b.warmup, b.repeat)
+	fmt.Fprintf(s, "Targets: %s\n\n", targetsText(b))
+	fmt.Fprintf(s, "Clients: %s (all workloads but flood, which keeps 127.0.0.5 for the flood and 127.0.0.1 for the real clients, and udp); "+
+		"from one address to one destination the kernel's search for a free ephemeral port would be what is measured at high connection rates. "+
+		"CPU sets: %s.\n\n", b.src, b.cpus)
+}
+
+// farmWhere says where the farm ran.
+func farmWhere(b *bench) string {
+	if b.cpus.pinned() {
+		return "in a child process on the farm's CPUs (in the benchmark process for stickiness, which reads what each server saw)"
+	}
+	return "in the benchmark process (in a child process for the idle sessions)"
+}
+
+// targetsText describes each target measured.
+func targetsText(b *bench) string {
+	what := map[string]string{
+		"direct": "direct = the clients connect to one farm server, the physical limit",
+		"haproxy-seed": "haproxy-seed = HAProxy 2.6 on the seed's config (inspect up to 2s, accept on an RDP cookie, leastconn, " +
+			"stick table on rdp_cookie(mstshash), TCP health checks every 3s; threads: 2.6's default, one per CPU it may run on; no splice)",
+		"haproxy": fmt.Sprintf("haproxy = HAProxy at its best: the seed's config plus `nbthread %d` (the CPUs it is given) and "+
+			"`option splice-request` / `option splice-response` (forced splice both ways; `maxpipes %d`, what the descriptor limit leaves beside maxconn: "+
+			"a pipe serves one transfer at a time, beyond them HAProxy copies); the rdpbroker / haproxy ratios are against this one",
+			b.haproxyThreads(), b.haproxyMaxpipes()),
+		"rdpbroker": "rdpbroker = the config equivalent to the seed's (one pool, leastconn, RDP health checks every 3s, default admission)",
+	}
+	var parts []string
+	for _, t := range b.targets {
+		parts = append(parts, what[t])
+	}
+	return strings.Join(parts, "; ") + "."
 }
 
 // ratios returns the "ratio to direct" and "rdpbroker / haproxy" cells
@@ -94,18 +140,25 @@ func errSum(cells []cell) (e int64) {
 	return e
 }
 
-func latencyTable(s *strings.Builder, b *bench, res results, w, param string, params []int, dur func(cell, func(cell) time.Duration) float64) {
-	fmt.Fprintf(s, "| %s | target | conn/s | ratio to direct | rdpbroker / haproxy | CC p50 ms | CC p99 ms | p99 rdpbroker / haproxy | errors | proxy CPU ms / conn | user + sys ms / conn |\n", param)
-	s.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+// paramRow is a row group of a latency table: its results key and the
+// leading columns that show it.
+type paramRow struct {
+	key  string
+	cols []string
+}
+
+func latencyTable(s *strings.Builder, b *bench, res results, w string, heads []string, rows []paramRow) {
+	fmt.Fprintf(s, "| %s | target | conn/s | ratio to direct | rdpbroker / haproxy | CC p50 ms | CC p99 ms | p99 rdpbroker / haproxy | errors | proxy CPU ms / conn | user + sys ms / conn |\n",
+		strings.Join(heads, " | "))
+	s.WriteString("|" + strings.Repeat("---:|", len(heads)) + "---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rate := func(c cell) float64 { return c.rate() }
-	p50 := func(c cell) float64 { return dur(c, func(c cell) time.Duration { return c.p50 }) }
-	p99 := func(c cell) float64 { return dur(c, func(c cell) time.Duration { return c.p99 }) }
+	p50 := func(c cell) float64 { return float64(c.p50) }
+	p99 := func(c cell) float64 { return float64(c.p99) }
 	perConn := func(c cell) float64 { return 1000 / float64(max(c.conns, 1)) }
-	for _, n := range params {
-		p := fmt.Sprint(n)
-		rates, p99s := medians(b, res, w, p, rate), medians(b, res, w, p, p99)
+	for _, r := range rows {
+		rates, p99s := medians(b, res, w, r.key, rate), medians(b, res, w, r.key, p99)
 		for _, t := range b.targets {
-			cells := res[key{w, p, t}]
+			cells := res[key{w, r.key, t}]
 			if len(cells) == 0 {
 				continue
 			}
@@ -118,7 +171,7 @@ func latencyTable(s *strings.Builder, b *bench, res results, w, param string, pa
 			if t != "direct" {
 				cpu, split = cpuCells(cells, perConn, f3)
 			}
-			fmt.Fprintf(s, "| %d | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |\n", n, t, rangeOf(cells, rate, f0), toDirect, vsH,
+			fmt.Fprintf(s, "| %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s |\n", strings.Join(r.cols, " | "), t, rangeOf(cells, rate, f0), toDirect, vsH,
 				rangeOf(cells, p50, ms), rangeOf(cells, p99, ms), p99vs, errSum(cells), cpu, split)
 		}
 	}

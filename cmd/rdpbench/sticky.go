@@ -14,8 +14,9 @@ import (
 // together (so leastconn spreads them), then all disconnect; this is
 // repeated `rounds` times. A reconnect that lands on a different server
 // than the login's first connection is a stickiness violation (the user
-// would find a new desktop instead of the disconnected session).
-func sticky(t target, farm []*rdptest.Server, logins, rounds int, tag string) cell {
+// would find a new desktop instead of the disconnected session). Login i
+// dials from source i.
+func sticky(t target, farm []*rdptest.Server, src sources, logins, rounds int, tag string) cell {
 	first := map[string]string{} // login -> server of its first connection
 	var c cell
 	for r := 0; r < rounds; r++ {
@@ -32,7 +33,7 @@ func sticky(t target, farm []*rdptest.Server, logins, rounds int, tag string) ce
 			go func(i int) {
 				defer wg.Done()
 				defer func() { <-sem }()
-				cn, _, err := rdptest.Dial(t.Addr(), login(tag, i), 5*time.Second)
+				cn, err := dialSession(src.dialer(i, 5*time.Second), t.Addr(), login(tag, i))
 				if err == nil {
 					conns[i] = cn
 				}

@@ -72,9 +72,9 @@ var live = struct {
 	procs      map[*process]struct{}
 }{procs: map[*process]struct{}{}}
 
-// startProcess runs argv in its own process group, killed with the
-// benchmark if the benchmark dies, output to logPath.
-func startProcess(name, addr, logPath string, argv ...string) (*process, error) {
+// startProcess runs argv in its own process group on cpus (nil: wherever),
+// killed with the benchmark if the benchmark dies, output to logPath.
+func startProcess(name, addr, logPath string, cpus []int, argv ...string) (*process, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -82,17 +82,17 @@ func startProcess(name, addr, logPath string, argv ...string) (*process, error) 
 	defer logf.Close() // the child has its own copy
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	return startCmd(name, addr, cmd)
+	return startCmd(name, addr, cpus, cmd)
 }
 
-// startCmd starts cmd, its I/O already set up, in its own process group
-// (so that Stop ends whatever it forks too), killed with the benchmark if
-// the benchmark dies, and registers it in live.
-func startCmd(name, addr string, cmd *exec.Cmd) (*process, error) {
+// startCmd starts cmd, its I/O already set up, on cpus (nil: wherever), in
+// its own process group (so that Stop ends whatever it forks too), killed
+// with the benchmark if the benchmark dies, and registers it in live.
+func startCmd(name, addr string, cpus []int, cmd *exec.Cmd) (*process, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	live.Lock()
 	defer live.Unlock()
-	if err := cmd.Start(); err != nil {
+	if err := startOn(cpus, cmd.Start); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	p := &process{name: name, addr: addr, cmd: cmd}
@@ -114,13 +114,16 @@ func stopAll() {
 }
 
 // startBroker runs rdpbroker on a config equivalent to the seed's HAProxy
-// setup: one pool, leastconn, RDP health checks every 3s; warnings only.
-func startBroker(bin, dir string, farm []string, withPprof bool) (*process, error) {
-	return startBrokerLevel(bin, dir, farm, withPprof, "warn")
+// setup: one pool, leastconn, RDP health checks every 3s; warnings only;
+// on cpus (nil: wherever). Admission is left at its defaults: no per-source
+// rate or connection cap, 256 pending connections per source, which the
+// clients' 16 source addresses only spread further.
+func startBroker(bin, dir string, farm []string, withPprof bool, cpus []int) (*process, error) {
+	return startBrokerLevel(bin, dir, farm, withPprof, "warn", cpus)
 }
 
 // startBrokerLevel is startBroker logging at level.
-func startBrokerLevel(bin, dir string, farm []string, withPprof bool, level string) (*process, error) {
+func startBrokerLevel(bin, dir string, farm []string, withPprof bool, level string, cpus []int) (*process, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -147,7 +150,7 @@ func startBrokerLevel(bin, dir string, farm []string, withPprof bool, level stri
 	}
 	logPath := filepath.Join(dir, "rdpbroker.log")
 	argv := []string{bin, "serve", "--config", cfg}
-	p, err := startProcess("rdpbroker", addr, logPath, argv...)
+	p, err := startProcess("rdpbroker", addr, logPath, cpus, argv...)
 	if err != nil {
 		return nil, err
 	}

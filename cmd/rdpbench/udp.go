@@ -37,7 +37,7 @@ func (b *bench) udpRun(dir string, farm []string) (string, error) {
 		return "", err
 	}
 	defer echo.Close()
-	p, err := startUDPBroker(b.brokerBin, b.tmp(dir, "udp-rdpbroker"), farm[0], echo.LocalAddr().String())
+	p, err := startUDPBroker(b.brokerBin, b.tmp(dir, "udp-rdpbroker"), farm[0], echo.LocalAddr().String(), b.cpus.proxy)
 	if err != nil {
 		return "", err
 	}
@@ -193,8 +193,8 @@ func startUDPEcho() (*net.UDPConn, error) {
 }
 
 // startUDPBroker runs rdpbroker with udp enabled: one server (tcp, its
-// UDP side at echo), no health check.
-func startUDPBroker(bin, dir, server, echo string) (*process, error) {
+// UDP side at echo), no health check; on cpus (nil: wherever).
+func startUDPBroker(bin, dir, server, echo string, cpus []int) (*process, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -208,7 +208,7 @@ func startUDPBroker(bin, dir, server, echo string) (*process, error) {
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "rdpbroker.log")
-	p, err := startProcess("rdpbroker", addr, logPath, bin, "serve", "--config", cfg)
+	p, err := startProcess("rdpbroker", addr, logPath, cpus, bin, "serve", "--config", cfg)
 	if err != nil {
 		return nil, err
 	}
