@@ -70,11 +70,12 @@ type Broker struct {
 	sessions    map[uint64]*session
 	closing     bool
 
-	wg      sync.WaitGroup // one per handled connection
-	nextID  atomic.Uint64
-	pending atomic.Int64 // clients whose first packet is being read
-	ready   chan struct{}
-	dir     dirSync // the directory sync (none without directory.urls)
+	wg       sync.WaitGroup // one per handled connection
+	nextID   atomic.Uint64
+	pending  atomic.Int64 // clients whose first packet is being read
+	ready    chan struct{}
+	handlers *handlers // the goroutines serving clients (handle)
+	dir      dirSync   // the directory sync (none without directory.urls)
 
 	aff  atomic.Pointer[affinity.Table] // the persisted table (nil with Options.Affinity, and once closed)
 	repl *affinity.Replicator           // its replication (nil without peers); under mu
@@ -112,6 +113,7 @@ func New(cfg Config, opts Options) (*Broker, error) {
 		nofile:   nofileLimit(),
 		beat:     opts.Heartbeat,
 	}
+	b.handlers = newHandlers(b.handle, handlerIdle)
 	if b.beat == nil {
 		b.beat = noHeartbeat{}
 	}
@@ -272,7 +274,7 @@ func (b *Broker) acceptLoop(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		b.wg.Add(1)
-		go b.handle(ctx, tc)
+		b.handlers.dispatch(ctx, tc)
 	}
 }
 

@@ -40,6 +40,11 @@ type copier struct {
 	rc       syscall.RawConn
 	read     func(fd uintptr) bool // readFD, bound once
 
+	// readFailed says the error copy returned came from reading src
+	// (small mode); false for a write error or one from io.Copy, which
+	// does not say which side failed.
+	readFailed bool
+
 	// Set by readFD for the caller of rc.Read.
 	buf  *[]byte
 	n    int
@@ -60,9 +65,11 @@ func (c *copier) copy() (int64, error) {
 		return io.Copy(c.dst, c.src)
 	}
 	var written int64
+	c.readFailed = false
 	for {
 		buf, n, err := c.readSmall()
 		if err != nil || n == 0 { // error, or EOF (nil error)
+			c.readFailed = err != nil
 			return written, err
 		}
 		m, werr := c.dst.Write((*buf)[:n])

@@ -94,7 +94,7 @@ func (s *Session) direction(d int) {
 		case stop:
 			return
 		}
-		s.finish(d, side, err)
+		s.finish(d, side, err, cp.readFailed)
 		return
 	}
 }
@@ -134,7 +134,7 @@ func (s *Session) after(d int, err error) next {
 // abortOnReset), gracefully otherwise. When the other direction has
 // already ended the session is over and the caller's close sends the FIN:
 // no half-close then.
-func (s *Session) finish(d int, side string, err error) {
+func (s *Session) finish(d int, side string, err error, readFailed bool) {
 	src, dst := s.conns[d], s.conns[1-d]
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -145,7 +145,11 @@ func (s *Session) finish(d int, side string, err error) {
 	s.notifyLocked()
 	switch {
 	case err != nil:
-		abortOnReset(err, src, dst)
+		if readFailed { // the source reset: only the other side is to abort
+			abortOnReset(err, dst)
+		} else {
+			abortOnReset(err, src, dst)
+		}
 		src.Close()
 		dst.Close()
 	case !s.ended[1-d]:
@@ -163,7 +167,8 @@ func (s *Session) finish(d int, side string, err error) {
 // and this host keeps no TIME_WAIT socket for it (a client that aborts
 // thousands of connections a second would otherwise leave as many toward
 // the servers). The side that reset is closed already: linger changes
-// nothing there. Any other error closes gracefully.
+// nothing there, and is left out when known. Any other error closes
+// gracefully.
 func abortOnReset(err error, conns ...*net.TCPConn) {
 	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 		return
