@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -159,10 +161,19 @@ func TestEndCause(t *testing.T) {
 		{net.ErrClosed, "closed_by_broker"},
 		{context.DeadlineExceeded, "client_timeout"},
 		{io.ErrUnexpectedEOF, "client_error"},
+		{&net.OpError{Op: "read", Err: syscall.ECONNRESET}, "client_error"},
+		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, "client_timeout"},
+		{fmt.Errorf("wrapped: %w", &net.OpError{Op: "read", Err: syscall.ETIMEDOUT}), "client_timeout"},
 	} {
 		if got := EndCause("client", tc.err); got != tc.want {
 			t.Errorf("EndCause(%v) = %q, want %q", tc.err, got, tc.want)
 		}
+	}
+	if got := EndCause("peer", nil); got != "peer_closed" {
+		t.Errorf("EndCause(peer, nil) = %q", got)
+	}
+	if got := EndCause("server", io.ErrUnexpectedEOF); got != "server_error" {
+		t.Errorf("EndCause(server, ...) = %q", got)
 	}
 }
 

@@ -30,18 +30,43 @@ func Splice(client, server *net.TCPConn, halfClose time.Duration) Result {
 // EndCause names how one side's direction ended: side + "_closed" (EOF),
 // "_timeout" or "_error", or "closed_by_broker" when the broker closed it.
 func EndCause(side string, err error) string {
+	what := endError
 	switch {
 	case err == nil:
-		return side + "_closed"
+		what = endClosed
 	case errors.Is(err, net.ErrClosed):
 		return "closed_by_broker"
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return side + "_timeout"
+		what = endTimeout
 	}
-	return side + "_error"
+	if names, ok := endCauses[side]; ok {
+		return names[what]
+	}
+	return side + [...]string{"_closed", "_timeout", "_error"}[what]
 }
 
+const (
+	endClosed = iota
+	endTimeout
+	endError
+)
+
+// endCauses are EndCause's answers for the two sides, made once: every
+// session ends with one.
+var endCauses = map[string][3]string{
+	"client": {"client_closed", "client_timeout", "client_error"},
+	"server": {"server_closed", "server_timeout", "server_error"},
+}
+
+// isTimeout reports whether an error in err's chain says it is a timeout.
+// It walks the chain with type assertions: errors.As with an interface
+// target goes through reflection, and every reset connection asks.
 func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	for err != nil {
+		if t, ok := err.(interface{ Timeout() bool }); ok && t.Timeout() {
+			return true
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
 }
