@@ -225,3 +225,51 @@ func TestAbortIsMirrored(t *testing.T) {
 		})
 	}
 }
+
+// TestDialTimesOutAtConnectTimeout: a server whose accept queue is full
+// drops the SYN; the dial gives up at the connect timeout with a timeout
+// error, not later and not at once.
+func TestDialTimesOutAtConnectTimeout(t *testing.T) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil { // room for one connection, never accepted
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	// Fill the accept queue: once full, the kernel drops further SYNs.
+	for i := 0; i < 4; i++ {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			break
+		}
+		defer c.Close()
+	}
+	const timeout = 300 * time.Millisecond
+	d := NewDialer(Config{ConnectTimeout: timeout})
+	start := time.Now()
+	c, err := d.DialAndReplay(context.Background(), addr, []byte("first"))
+	took := time.Since(start)
+	if err == nil {
+		c.Close()
+		t.Fatal("dial to a full accept queue succeeded")
+	}
+	if !isTimeout(err) || took < timeout-20*time.Millisecond || took > timeout+time.Second {
+		t.Fatalf("dial failed after %v with %v; want a timeout after about %v", took, err, timeout)
+	}
+	// A cancelled context is refused before dialling.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.DialAndReplay(ctx, addr, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("dial with a cancelled context: %v", err)
+	}
+}
