@@ -50,7 +50,7 @@ func (b *Broker) AdoptSession(record []byte, client, server *net.TCPConn) error 
 		if srv != nil {
 			defer srv.Release()
 		}
-		c.run(context.Background(), s, relay.KeepaliveLater(cfg.Relay.Keepalive, client, server))
+		c.run(context.Background(), s, b.keepalives.Add(cfg.Relay.Keepalive, client, server))
 	}()
 	return nil
 }

@@ -70,12 +70,13 @@ type Broker struct {
 	sessions    map[uint64]*session
 	closing     bool
 
-	wg       sync.WaitGroup // one per handled connection
-	nextID   atomic.Uint64
-	pending  atomic.Int64 // clients whose first packet is being read
-	ready    chan struct{}
-	handlers *handlers // the goroutines serving clients (handle)
-	dir      dirSync   // the directory sync (none without directory.urls)
+	wg         sync.WaitGroup // one per handled connection
+	nextID     atomic.Uint64
+	pending    atomic.Int64 // clients whose first packet is being read
+	ready      chan struct{}
+	handlers   *handlers        // the goroutines serving clients (handle)
+	keepalives relay.Keepalives // keep-alive settings due on sessions' connections
+	dir        dirSync          // the directory sync (none without directory.urls)
 
 	aff  atomic.Pointer[affinity.Table] // the persisted table (nil with Options.Affinity, and once closed)
 	repl *affinity.Replicator           // its replication (nil without peers); under mu

@@ -45,32 +45,36 @@ func (h *handlers) dispatch(ctx context.Context, client *net.TCPConn) {
 // for h.idle or ctx is done.
 func (h *handlers) loop(ctx context.Context, client *net.TCPConn) {
 	defer h.live.Add(-1)
-	var idle *time.Timer
+	idle := time.NewTimer(h.idle)
+	defer idle.Stop()
 	for {
 		h.serve(ctx, client)
-		if idle == nil {
-			idle = time.NewTimer(h.idle)
-		} else {
-			idle.Reset(h.idle)
-		}
 		var ok bool
-		if client, ok = h.wait(ctx, idle); !ok {
+		if client, ok = h.wait(ctx, idle, time.Now()); !ok {
 			return
 		}
 	}
 }
 
-// wait returns the next client dispatched within the idle timer, or false.
-func (h *handlers) wait(ctx context.Context, idle *time.Timer) (*net.TCPConn, bool) {
+// wait returns the next client dispatched within h.idle of since, or
+// false. The idle timer is not reset per client (an update of the
+// runtime's timer heap, under its lock): when it fires, it is re-armed for
+// what is left of h.idle.
+func (h *handlers) wait(ctx context.Context, idle *time.Timer, since time.Time) (*net.TCPConn, bool) {
 	h.waiting.Add(1)
 	defer h.waiting.Add(-1)
-	select {
-	case client := <-h.next:
-		return client, true
-	case <-idle.C:
-		return nil, false
-	case <-ctx.Done():
-		idle.Stop()
-		return nil, false
+	for {
+		select {
+		case client := <-h.next:
+			return client, true
+		case <-idle.C:
+			if left := h.idle - time.Since(since); left > 0 {
+				idle.Reset(left)
+				continue
+			}
+			return nil, false
+		case <-ctx.Done():
+			return nil, false
+		}
 	}
 }

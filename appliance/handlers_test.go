@@ -23,7 +23,7 @@ func TestHandlersReuseGoroutines(t *testing.T) {
 		if block.Load() {
 			<-release
 		}
-	}, 200*time.Millisecond)
+	}, time.Minute) // no handler ends by itself during the test
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for i := int64(1); i <= 50; i++ {
@@ -47,5 +47,13 @@ func TestHandlersReuseGoroutines(t *testing.T) {
 		t.Fatalf("%d handlers for 3 clients at once, want 3", n)
 	}
 	close(release)
-	rdptest.Eventually(t, 5*time.Second, "idle handlers ending", func() bool { return h.live.Load() == 0 })
+	cancel()
+	rdptest.Eventually(t, 5*time.Second, "handlers ending with their context", func() bool { return h.live.Load() == 0 })
+
+	// A handler with nothing to do ends after its idle time.
+	short := newHandlers(func(context.Context, *net.TCPConn) {}, 50*time.Millisecond)
+	short.dispatch(context.Background(), nil)
+	rdptest.Eventually(t, 5*time.Second, "an idle handler ending", func() bool {
+		return short.started.Load() == 1 && short.live.Load() == 0
+	})
 }

@@ -29,9 +29,9 @@ func (c *conn) relay(ctx context.Context, srv *routing.Server, server *net.TCPCo
 
 // run relays a tracked session until both sides are done, or until it is
 // handed over to a new process (upgrade), then counts and logs it.
-func (c *conn) run(ctx context.Context, s *session, stopKeepalive func()) {
+func (c *conn) run(ctx context.Context, s *session, ka *relay.Keepalive) {
 	res := s.rs.Run()
-	stopKeepalive()
+	ka.Stop()
 	s.close() // after a handover: this process's descriptors only
 	c.b.untrack(s)
 	c.log.BytesIn, c.log.BytesOut, c.log.End = s.baseIn+res.In, s.baseOut+res.Out, res.End
@@ -57,9 +57,9 @@ func (c *conn) run(ctx context.Context, s *session, stopKeepalive func()) {
 // keepaliveLater sets keepalive on both sockets once the session has
 // lasted relay.KeepaliveDelay (on the client only when the broker made the
 // listener: a listener given to us may have set its own at accept).
-func (c *conn) keepaliveLater(server *net.TCPConn) (stop func()) {
+func (c *conn) keepaliveLater(server *net.TCPConn) *relay.Keepalive {
 	if c.b.ownListener {
-		return relay.KeepaliveLater(c.cfg.Relay.Keepalive, c.client, server)
+		return c.b.keepalives.Add(c.cfg.Relay.Keepalive, c.client, server)
 	}
-	return relay.KeepaliveLater(c.cfg.Relay.Keepalive, server)
+	return c.b.keepalives.Add(c.cfg.Relay.Keepalive, server)
 }

@@ -35,18 +35,19 @@ import (
 // ErrTPKTLength at once, without waiting for the bytes it announces; a
 // complete but bad packet gives the ParseConnectionRequest error.
 func ReadConnectionRequest(c net.Conn, deadline time.Time) (raw []byte, req ConnRequest, err error) {
-	if err := c.SetReadDeadline(deadline); err != nil {
-		return nil, ConnRequest{}, fmt.Errorf("rdp: read connection request: set deadline: %w", err)
+	bp := firstReadBufs.Get().(*[FirstReadLen]byte)
+	defer firstReadBufs.Put(bp)
+	p := firstPacket{buf: bp[:], need: TPKTHeaderLen}
+	done, err := p.readNow(c)
+	if err == nil && !done {
+		err = p.readWithin(c, deadline)
 	}
-	raw, n, err := readFirstPacket(c)
+	raw = bytes.Clone(p.buf[:p.have])
 	if err != nil {
 		return raw, ConnRequest{}, fmt.Errorf("rdp: read connection request: %w", err)
 	}
-	if req, err = ParseConnectionRequest(raw[:n]); err != nil {
+	if req, err = ParseConnectionRequest(raw[:p.need]); err != nil {
 		return raw, ConnRequest{}, err
-	}
-	if err := c.SetReadDeadline(time.Time{}); err != nil {
-		return raw, ConnRequest{}, fmt.Errorf("rdp: read connection request: clear deadline: %w", err)
 	}
 	return raw, req, nil
 }
@@ -55,31 +56,120 @@ func ReadConnectionRequest(c net.Conn, deadline time.Time) (raw []byte, req Conn
 // Request (at most MaxPacketLen) and whatever came with it.
 const FirstReadLen = 512
 
+// firstPacket is the first packet being read: buf[:have] read so far,
+// need the bytes that make it whole (the TPKT header until it is in, then
+// the length it gives).
+type firstPacket struct {
+	buf        []byte
+	have, need int
+}
+
+// complete reports whether the packet is whole.
+func (p *firstPacket) complete() bool { return p.have >= p.need }
+
+// add takes m more bytes read into buf; once the header is in, it checks
+// it and learns the packet's length.
+func (p *firstPacket) add(m int) error {
+	header := p.need == TPKTHeaderLen && p.have < TPKTHeaderLen
+	p.have += m
+	if header && p.have >= TPKTHeaderLen {
+		n, err := PacketLength([TPKTHeaderLen]byte(p.buf[:TPKTHeaderLen]))
+		if err != nil {
+			return err
+		}
+		p.need = n
+	}
+	return nil
+}
+
+// readFrom reads from r until the packet is whole.
+func (p *firstPacket) readFrom(r io.Reader) error {
+	for !p.complete() {
+		m, rerr := r.Read(p.buf[p.have:])
+		if err := p.add(m); err != nil {
+			return err
+		}
+		if rerr != nil && !p.complete() {
+			return firstReadError(p.buf[:p.have], p.need, rerr)
+		}
+	}
+	return nil
+}
+
+// readWithin reads the rest of the packet from c under the read deadline,
+// which it clears again once the packet is whole.
+func (p *firstPacket) readWithin(c net.Conn, deadline time.Time) error {
+	if err := c.SetReadDeadline(deadline); err != nil {
+		return fmt.Errorf("set deadline: %w", err)
+	}
+	if err := p.readFrom(c); err != nil {
+		return err
+	}
+	if err := c.SetReadDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("clear deadline: %w", err)
+	}
+	return nil
+}
+
+// readNow reads what c holds now, without waiting, when c gives access to
+// its descriptor (a TCP connection does): one read(2). A client sends its
+// Connection Request right after the handshake, so it is usually there
+// by the time it is read, and then no read deadline is set and cleared
+// (two timer updates). done is true when the packet is whole.
+func (p *firstPacket) readNow(c net.Conn) (done bool, err error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false, nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, nil
+	}
+	r := nowReader{buf: p.buf}
+	if err := rc.Read(r.read); err != nil {
+		return false, nil // closed, or a deadline already set: the slow path says
+	}
+	switch {
+	case r.err == syscall.EAGAIN:
+		return false, nil
+	case r.err != nil:
+		return false, firstReadError(nil, p.need, r.err)
+	case r.n == 0:
+		return false, firstReadError(nil, p.need, io.EOF)
+	}
+	if err := p.add(r.n); err != nil {
+		return false, err
+	}
+	return p.complete(), nil
+}
+
+// nowReader is readNow's read(2): it never asks to wait.
+type nowReader struct {
+	buf []byte
+	n   int
+	err error
+}
+
+func (r *nowReader) read(fd uintptr) bool {
+	for {
+		r.n, r.err = syscall.Read(int(fd), r.buf)
+		if r.err != syscall.EINTR {
+			return true
+		}
+	}
+}
+
 // readFirstPacket reads from r until it holds one whole TPKT packet
 // (MinPacketLen..MaxPacketLen bytes), taking whatever else arrived in the
 // same reads, up to FirstReadLen. It returns the bytes read and the
 // packet's length; on error, the bytes read so far.
 func readFirstPacket(r io.Reader) (got []byte, n int, err error) {
-	bp := firstReadBufs.Get().(*[FirstReadLen]byte)
-	defer firstReadBufs.Put(bp)
-	buf := bp[:]
-	have, need := 0, TPKTHeaderLen
-	for have < need {
-		m, rerr := r.Read(buf[have:])
-		have += m
-		if need == TPKTHeaderLen && have >= TPKTHeaderLen {
-			if need, err = PacketLength([TPKTHeaderLen]byte(buf[:TPKTHeaderLen])); err != nil {
-				return bytes.Clone(buf[:have]), 0, err
-			}
-		}
-		if rerr != nil && have < need {
-			return bytes.Clone(buf[:have]), 0, firstReadError(buf[:have], need, rerr)
-		}
-	}
-	return bytes.Clone(buf[:have]), need, nil
+	p := firstPacket{buf: make([]byte, FirstReadLen), need: TPKTHeaderLen}
+	err = p.readFrom(r)
+	return p.buf[:p.have], p.need, err
 }
 
-// firstReadBufs holds readFirstPacket's buffers: a reader is an
+// firstReadBufs holds ReadConnectionRequest's buffers: a reader is an
 // interface, so a buffer on the stack would escape, one allocation per
 // client; the bytes read are copied out at their size.
 var firstReadBufs = sync.Pool{New: func() any { return new([FirstReadLen]byte) }}

@@ -12,7 +12,7 @@ import (
 const noDeadlineWrite = 2048
 
 // Dialer dials terminal servers and replays the client's first packet.
-// It sets no keepalive: KeepaliveLater does, once the session has lasted.
+// It sets no keepalive: Keepalives does, once the session has lasted.
 type Dialer struct {
 	d       net.Dialer
 	timeout time.Duration // the connect timeout

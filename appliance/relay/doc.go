@@ -9,8 +9,8 @@
 //	d := relay.NewDialer(cfg)                         // per configuration
 //	server, err := d.DialAndReplay(ctx, addr, first)  // dial, write the first packet
 //	if err != nil { ... try the next server ... }
-//	stop := relay.KeepaliveLater(cfg.Keepalive, client, server)
-//	defer stop()
+//	ka := keepalives.Add(cfg.Keepalive, client, server) // one relay.Keepalives per process
+//	defer ka.Stop()
 //	res := relay.Splice(client, server, cfg.HalfCloseTimeout)
 //	log(res.In, res.Out, res.End)
 //

@@ -2,6 +2,8 @@ package relay
 
 import (
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,18 +15,75 @@ import (
 // probe by at most this.
 const KeepaliveDelay = time.Second
 
-// KeepaliveLater applies k to every conn KeepaliveDelay from now, with one
-// timer for all of them. The returned stop cancels it (call it when the
-// session ends). With keepalive disabled it does nothing.
-func KeepaliveLater(k KeepaliveConfig, conns ...*net.TCPConn) (stop func()) {
-	if !k.Enabled() {
-		return func() {}
+// Keepalives applies keep-alive settings to connections KeepaliveDelay
+// after they were added. It keeps them in the order added, which is the
+// order they are due, behind one timer for all of them: adding one is an
+// append and stopping it a flag, where a timer per session cost two
+// updates of the runtime's timer heap, under its lock, per connection.
+// The zero value is ready to use.
+type Keepalives struct {
+	mu      sync.Mutex   // protects following fields
+	pending []*Keepalive // in the order added = the order due
+	armed   bool         // a timer will run apply
+}
+
+// Keepalive is one session's connections waiting for their settings.
+type Keepalive struct {
+	due     time.Time
+	cfg     net.KeepAliveConfig
+	conns   [2]*net.TCPConn
+	stopped atomic.Bool
+}
+
+// Stop cancels k (call it when the session ends). A nil k, what Add
+// returns with keep-alive disabled, does nothing.
+func (k *Keepalive) Stop() {
+	if k != nil {
+		k.stopped.Store(true)
 	}
-	ka := k.Socket()
-	t := time.AfterFunc(KeepaliveDelay, func() {
-		for _, c := range conns {
-			c.SetKeepAliveConfig(ka)
+}
+
+// Add applies cfg to conns (one or two) KeepaliveDelay from now, unless
+// stopped before. With keep-alive disabled it does nothing and returns nil.
+func (ks *Keepalives) Add(cfg KeepaliveConfig, conns ...*net.TCPConn) *Keepalive {
+	if !cfg.Enabled() {
+		return nil
+	}
+	k := &Keepalive{due: time.Now().Add(KeepaliveDelay), cfg: cfg.Socket()}
+	copy(k.conns[:], conns)
+	ks.mu.Lock()
+	ks.pending = append(ks.pending, k)
+	if !ks.armed {
+		ks.armed = true
+		time.AfterFunc(KeepaliveDelay, ks.apply)
+	}
+	ks.mu.Unlock()
+	return k
+}
+
+// apply sets keep-alive on the connections now due and not stopped, and
+// arms the timer for the next one due.
+func (ks *Keepalives) apply() {
+	now := time.Now()
+	ks.mu.Lock()
+	i := 0
+	for i < len(ks.pending) && !ks.pending[i].due.After(now) {
+		i++
+	}
+	due := ks.pending[:i:i]
+	ks.pending = append([]*Keepalive(nil), ks.pending[i:]...) // let the due ones go
+	if ks.armed = len(ks.pending) > 0; ks.armed {
+		time.AfterFunc(ks.pending[0].due.Sub(now), ks.apply)
+	}
+	ks.mu.Unlock()
+	for _, k := range due {
+		if k.stopped.Load() {
+			continue
 		}
-	})
-	return func() { t.Stop() }
+		for _, c := range k.conns {
+			if c != nil {
+				c.SetKeepAliveConfig(k.cfg) // fails harmlessly on a connection closed meanwhile
+			}
+		}
+	}
 }
