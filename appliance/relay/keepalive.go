@@ -2,6 +2,7 @@ package relay
 
 import (
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,19 +62,26 @@ func (ks *Keepalives) Add(cfg KeepaliveConfig, conns ...*net.TCPConn) *Keepalive
 	return k
 }
 
+// keepaliveBatch is how late a connection may get its settings, so that
+// one run of apply serves every connection due within it: connections
+// arrive all the time, each due at its own instant.
+const keepaliveBatch = KeepaliveDelay / 10
+
 // apply sets keep-alive on the connections now due and not stopped, and
-// arms the timer for the next one due.
+// arms the timer for the next batch.
 func (ks *Keepalives) apply() {
 	now := time.Now()
 	ks.mu.Lock()
-	i := 0
+	i, _ := slices.BinarySearchFunc(ks.pending, now, func(k *Keepalive, t time.Time) int { return k.due.Compare(t) })
 	for i < len(ks.pending) && !ks.pending[i].due.After(now) {
-		i++
+		i++ // equal due times: BinarySearch finds the first
 	}
-	due := ks.pending[:i:i]
-	ks.pending = append([]*Keepalive(nil), ks.pending[i:]...) // let the due ones go
+	due := slices.Clone(ks.pending[:i])
+	rest := copy(ks.pending, ks.pending[i:]) // in place: the slice's array is reused
+	clear(ks.pending[rest:])
+	ks.pending = ks.pending[:rest]
 	if ks.armed = len(ks.pending) > 0; ks.armed {
-		time.AfterFunc(ks.pending[0].due.Sub(now), ks.apply)
+		time.AfterFunc(ks.pending[0].due.Sub(now)+keepaliveBatch, ks.apply)
 	}
 	ks.mu.Unlock()
 	for _, k := range due {
