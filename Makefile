@@ -59,7 +59,7 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -timeout 0 -parallel 1 $$pkg; \
 	  done; done
 
-# bench: rdpbroker vs HAProxy 2.6 vs a direct connection, in one run (~7 min),
+# bench: rdpbroker vs HAProxy 2.6 (best and seed configs) vs a direct connection, in one run (~25 min),
 # report written to docs/benchmarks.md, rdpbroker's CPU profiles under the
 # connection-rate load to $(BIN)/profiles. A quick subset while developing:
 #   make bench BENCHFLAGS="-only connrate,bulk -duration 2s -repeat 1" BENCHOUT=

@@ -105,7 +105,7 @@ func countLines(path string) int {
 func floodTable(s *strings.Builder, b *bench) {
 	fmt.Fprintf(s, "#### Silent flood from one address\n\n%d connections from %s send nothing and reconnect %v after each close, "+
 		"while real clients start at %d/s from 127.0.0.1 (open loop, time to Connection Confirm from the scheduled start). "+
-		"Each proxy freshly started with its default limits (rdpbroker: max_pending 1024, 256 per source, connections over the share held unread for 1-2 inspect_timeouts; log level info). "+
+		"Each proxy freshly started with its default limits (rdpbroker: max_pending 1024, 256 per source, connections over the share held unread for 5-10 inspect_timeouts; log level info). "+
 		"Log lines: what the proxy wrote during the flood phase (HAProxy logs nowhere, as in the seed).\n\n",
 		floodConns, floodSource, floodReconnect, floodRate)
 	s.WriteString("| target | real clients | refused | CC p99 ms alone | CC p99 ms under flood | p99 flood / alone | flood connections | log lines |\n")
