@@ -12,7 +12,6 @@ import (
 
 	"github.com/rdpbroker/rdpbroker/appliance"
 	"github.com/rdpbroker/rdpbroker/appliance/admin"
-	"github.com/rdpbroker/rdpbroker/appliance/gctune"
 	"github.com/rdpbroker/rdpbroker/appliance/metrics"
 	"github.com/rdpbroker/rdpbroker/appliance/statuspage"
 	"github.com/rdpbroker/rdpbroker/appliance/systemd"
@@ -158,8 +157,7 @@ func (s *service) configLoad() statuspage.ConfigLoad {
 	return c
 }
 
-// startAux starts the HTTP endpoint, the watchdog, the STATUS= line and
-// the garbage collector's tuning.
+// startAux starts the HTTP endpoint, the watchdog and the STATUS= line.
 // The endpoint failing to listen is logged, not fatal: the gateway serves
 // without its status page rather than not at all.
 func (s *service) startAux(ctx context.Context) {
@@ -168,7 +166,6 @@ func (s *service) startAux(ctx context.Context) {
 	s.up.stopNotify = stop // an upgrade hands them to the new process
 	go s.notify.Watchdog(nctx, func() bool { return s.beat.Alive(systemd.DefaultWedgeAfter) })
 	go s.notify.RunStatus(nctx, 10*time.Second, s.statusLine)
-	go gctune.Run(ctx, gctune.DefaultConfig(), s.log)
 }
 
 // statusLine is systemd's STATUS=: sessions, servers up, directory sync.
