@@ -236,6 +236,8 @@ func TestOverrideUntilRestart(t *testing.T) {
 			}
 			probe.set(ts01.Address, nil)
 			rdptest.Eventually(t, 5*time.Second, "drain ended", func() bool { return ts01.AdminState() == Active })
+			// The hook is called after the change is in force: it may come a moment later.
+			rdptest.Eventually(t, 5*time.Second, "the hook called", func() bool { mu.Lock(); defer mu.Unlock(); return len(ends) > 0 })
 			if !ts01.Healthy() {
 				t.Error("active before healthy")
 			}
