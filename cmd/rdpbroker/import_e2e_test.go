@@ -168,9 +168,14 @@ func testImport(t *testing.T, bin, name, source string) {
 		t.Errorf("only %d of %d logins reached the same server", same, len(importLogins))
 	}
 	// Not by chance: every login the import could map went by its
-	// seeded affinity entry.
+	// seeded affinity entry. A session's line is written when both its
+	// sides have closed, a moment after the client's close: wait for it.
 	for _, l := range importLogins {
-		if mayDiffer[l] == "" && !hasLogLine(b.log(), "session", map[string]string{"login": l, "affinity": "hit"}) {
+		if mayDiffer[l] != "" {
+			continue
+		}
+		hit := map[string]string{"login": l, "affinity": "hit"}
+		if ok, _ := rdptest.Poll(5*time.Second, func() (bool, string) { return hasLogLine(b.log(), "session", hit), "" }); !ok {
 			t.Errorf("%s: no affinity=hit session line: not seeded\n%s", l, b.proc.describe())
 		}
 	}
