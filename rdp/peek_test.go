@@ -249,3 +249,32 @@ func TestReadConnectionConfirmLeavesTheRest(t *testing.T) {
 		t.Fatalf("rest %q", rest)
 	}
 }
+
+// TestReadConnectionRequestInTwoParts: a packet whose first part is there
+// at once and whose rest comes later is read whole (the read without
+// waiting, then reads under the deadline), and the deadline is cleared.
+func TestReadConnectionRequestInTwoParts(t *testing.T) {
+	client, server := tcpPair(t)
+	if _, err := client.Write(aliceCR[:7]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // the first part is there when the read starts
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		client.Write(aliceCR[7:])
+	}()
+	const deadline = 300 * time.Millisecond
+	raw, req, err := ReadConnectionRequest(server, time.Now().Add(deadline))
+	if err != nil || !bytes.Equal(raw, aliceCR) || req.Cookie != "alice" {
+		t.Fatalf("raw % x, req %+v, err %v", raw, req, err)
+	}
+	// No deadline left behind: a read that still waits past it succeeds.
+	go func() {
+		time.Sleep(deadline + 100*time.Millisecond)
+		client.Write([]byte("x"))
+	}()
+	b := make([]byte, 1)
+	if _, err := server.Read(b); err != nil {
+		t.Fatalf("read after the packet: %v", err)
+	}
+}
