@@ -278,6 +278,14 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// readFirstPacket is what ReadConnectionRequest reads, from any reader:
+// the bytes read and the packet's length; on error, the bytes read so far.
+func readFirstPacket(r io.Reader) (got []byte, n int, err error) {
+	p := firstPacket{buf: make([]byte, FirstReadLen), need: TPKTHeaderLen}
+	err = p.readFrom(r)
+	return p.buf[:p.have], p.need, err
+}
+
 // FuzzReadFirstPacket: however the bytes are split into reads, the first
 // read returns a prefix of the input of at most FirstReadLen bytes; on
 // success that prefix starts with a whole packet of the length its header

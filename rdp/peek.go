@@ -159,16 +159,6 @@ func (r *nowReader) read(fd uintptr) bool {
 	}
 }
 
-// readFirstPacket reads from r until it holds one whole TPKT packet
-// (MinPacketLen..MaxPacketLen bytes), taking whatever else arrived in the
-// same reads, up to FirstReadLen. It returns the bytes read and the
-// packet's length; on error, the bytes read so far.
-func readFirstPacket(r io.Reader) (got []byte, n int, err error) {
-	p := firstPacket{buf: make([]byte, FirstReadLen), need: TPKTHeaderLen}
-	err = p.readFrom(r)
-	return p.buf[:p.have], p.need, err
-}
-
 // firstReadBufs holds ReadConnectionRequest's buffers: a reader is an
 // interface, so a buffer on the stack would escape, one allocation per
 // client; the bytes read are copied out at their size.

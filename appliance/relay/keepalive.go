@@ -72,9 +72,9 @@ const keepaliveBatch = KeepaliveDelay / 10
 func (ks *Keepalives) apply() {
 	now := time.Now()
 	ks.mu.Lock()
-	i, _ := slices.BinarySearchFunc(ks.pending, now, func(k *Keepalive, t time.Time) int { return k.due.Compare(t) })
+	i := 0
 	for i < len(ks.pending) && !ks.pending[i].due.After(now) {
-		i++ // equal due times: BinarySearch finds the first
+		i++ // the due ones lead: pending is in the order due
 	}
 	due := slices.Clone(ks.pending[:i])
 	rest := copy(ks.pending, ks.pending[i:]) // in place: the slice's array is reused
